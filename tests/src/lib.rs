@@ -1,0 +1,1 @@
+//! Shared helpers for unstuck's conformance, property and simulation suites.
