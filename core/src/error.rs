@@ -110,6 +110,12 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// What a server sends on either port to a connection over its connection limit, before it
+/// closes it. No machine is created for such a connection, so this is plain bytes: a text
+/// line that `nc` users read as is and that both native clients recognise where they expect
+/// the banner or the server's magic.
+pub const BUSY_LINE: &[u8] = b"! 503 server busy, too many connections\n";
+
 /// An error that the peer reported to us (an ERROR, REJECT or CLOSE frame, or a `!` line).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerError {

@@ -57,7 +57,7 @@ mod output;
 mod time;
 pub mod upload;
 
-pub use error::{Closed, ErrorCode, Misuse, PeerError};
+pub use error::{BUSY_LINE, Closed, ErrorCode, Misuse, PeerError};
 pub use frame::PROTOCOL_VERSION;
 pub use output::{Output, Stats, Wait};
 pub use time::Instant;

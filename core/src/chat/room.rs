@@ -135,7 +135,7 @@ impl<K: Ord + Copy> Room<K> {
     }
 
     fn taken(&self, nick: &str) -> bool {
-        self.members.values().any(|n| &**n == nick)
+        self.members.values().any(|n| n.eq_ignore_ascii_case(nick))
     }
 
     /// Adds `id` under a fresh `guest-N` name. Joining twice changes nothing.
@@ -209,7 +209,7 @@ impl<K: Ord + Copy> Room<K> {
         if new == old {
             return Vec::new();
         }
-        if self.taken(new) {
+        if self.taken(new) && !new.eq_ignore_ascii_case(old) {
             return error(ErrorCode::Taken, "nickname already taken");
         }
         self.members.insert(id, new.into());

@@ -251,7 +251,7 @@ impl ChatServer {
     fn render_form(&self) -> Form {
         match self.phase {
             Phase::Known(f) => f,
-            Phase::NativeHello => Form::Native,
+            Phase::NativeMagic | Phase::NativeHello => Form::Native,
             _ => Form::Line,
         }
     }
@@ -261,6 +261,10 @@ impl ChatServer {
             return;
         }
         let form = self.render_form();
+        if matches!(self.phase, Phase::NativeMagic | Phase::NativeHello) {
+            // The client waits for the server's magic: a CLOSE takes the place of HELLO.
+            self.out.queue().extend_from_slice(&MAGIC);
+        }
         render_close(self.out.queue(), form, code, text);
         self.closing = Some(Closed { code, by_peer });
         let all = self.input.len();
@@ -463,13 +467,17 @@ impl ChatServer {
         };
         let len = h.len as usize;
         match h.kind {
+            _ if h.len > frame::MAX_PAYLOAD => {
+                self.close(ErrorCode::TooLarge, true, "frame too long");
+                Step::Progress
+            }
             kind::SAY if len > self.config.max_message => {
                 self.input.consume(HEADER_LEN);
                 self.skip = u64::from(h.len);
                 self.error(ErrorCode::TooLarge, "message too long");
                 Step::Progress
             }
-            kind::SAY | kind::BYE if len <= self.config.max_message => {
+            kind::SAY | kind::BYE if h.kind == kind::SAY || len == 0 => {
                 if self.input.len() < HEADER_LEN + len {
                     return Step::Idle;
                 }

@@ -321,6 +321,8 @@ impl UploadClient {
             return None;
         }
         let step = match self.read {
+            // A server at its connection limit answers `! 503 ...` instead of its magic.
+            Read::Magic if self.input.data().first() == Some(&b'!') => self.step_refusal(),
             Read::Magic => self.step_magic(),
             Read::Hello | Read::Frames => self.step_frame(),
             Read::Classic => self.step_classic(),
@@ -402,7 +404,8 @@ impl UploadClient {
                     algorithm: Some(alg),
                 },
             ) => {
-                let offset = frame::read_u64(p).filter(|o| *o <= size && o % BLOCK == 0)?;
+                let offset =
+                    frame::read_u64(p).filter(|o| p.len() == 8 && *o <= size && o % BLOCK == 0)?;
                 self.start_feeding(offset, size, Some(Box::new(Hasher::new(alg))))
             }
             (kind::REJECT, Transfer::Offered { .. }) => {
@@ -470,6 +473,16 @@ impl UploadClient {
         }
         self.input.consume(n);
         Some(self.start_feeding(0, size, None))
+    }
+
+    /// A `! CODE text` line, complete once its LF (or the end of the stream) arrived.
+    fn step_refusal(&mut self) -> Option<Option<UploadClientEvent>> {
+        let data = self.input.data();
+        match data.iter().position(|&b| b == b'\n') {
+            Some(end) => self.classic_refusal(end),
+            None if self.eof => self.classic_refusal(data.len()),
+            None => None,
+        }
     }
 
     fn classic_refusal(&mut self, end: usize) -> Option<Option<UploadClientEvent>> {
