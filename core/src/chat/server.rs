@@ -576,9 +576,8 @@ impl ChatServer {
         let discarding = core::mem::replace(&mut self.discarding, false);
         let text = core::str::from_utf8(&self.input.data()[..text_len]).map(String::from);
         self.consume(consumed);
-        // Empty lines are how people press Enter; only a native SAY can carry an empty message.
-        let empty_text = text_len == 0 && self.phase != Phase::Known(Form::Native);
-        if discarding || empty_text {
+        // Empty messages are keep-alives (and empty lines are how people press Enter).
+        if discarding || text_len == 0 {
             return Step::Progress;
         }
         if !self.flood.take(self.now) {
