@@ -443,7 +443,9 @@ impl UploadServer {
             Phase::OfferPending { .. } | Phase::StorePending { .. } => Step::Idle,
         };
         match step {
-            Step::Idle if self.eof => {
+            // The seed's client closes right after its last byte: EOF must not preempt the
+            // driver's answer to an offer or its storing of a complete file.
+            Step::Idle if self.eof && self.waits_for_client() => {
                 let cut = !self.input.is_empty() || !matches!(self.phase, Phase::AwaitOffer);
                 let code = if cut {
                     ErrorCode::Malformed
