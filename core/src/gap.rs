@@ -31,6 +31,11 @@ impl Gap {
         }
     }
 
+    /// The gap's length.
+    pub(crate) fn length(&self) -> Duration {
+        self.gap
+    }
+
     /// Records that time `now` has come: a gap that has passed ends the message.
     pub(crate) fn tick(&mut self, now: Instant) {
         if let Some(last) = self.last_byte {

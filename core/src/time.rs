@@ -3,6 +3,11 @@
 use core::ops::Add;
 use core::time::Duration;
 
+/// How long a client that has said its last word still listens for the server's answer
+/// (the CLOSE after BYE, an error after a classic upload) before it gives up and ends. A
+/// seed-style server may never close, so the wait must be bounded.
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
 /// A point in time on the driver's monotonic clock.
 ///
 /// The core never reads a clock: drivers pass the current time into every `handle_*` call.

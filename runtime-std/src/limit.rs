@@ -1,16 +1,8 @@
-//! How many connections a service holds at once, and what the others are told.
+//! How many connections a service holds at once. The others are told
+//! [`unstuck_core::BUSY_LINE`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use unstuck_core::ErrorCode;
-
-/// The line sent to a connection over the limit before it is closed (spec 4.5), on either
-/// port: `! 503 <text>` and LF. Built from the core's code table so the two never disagree.
-pub fn busy_line() -> String {
-    let code = ErrorCode::Busy;
-    format!("! {} {}\n", code.to_u16(), code.describe())
-}
 
 /// A connection counter with a ceiling, one per service.
 ///
@@ -31,7 +23,7 @@ impl ConnLimit {
         }
     }
 
-    /// A slot, or `None` when `max` connections are live: answer [`busy_line`] and close.
+    /// A slot, or `None` when `max` connections are live: answer [`unstuck_core::BUSY_LINE`] and close.
     pub fn try_acquire(&self) -> Option<Permit> {
         self.live
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -74,12 +66,5 @@ mod tests {
         drop(a);
         assert!(limit.try_acquire().is_some());
         assert_eq!(limit.live(), 1);
-    }
-
-    #[test]
-    fn busy_is_a_503_line() {
-        let line = busy_line();
-        assert!(line.starts_with("! 503 "));
-        assert!(line.ends_with('\n'));
     }
 }

@@ -113,6 +113,8 @@ pub struct ChatClient {
     gap: Gap,
     scanned: usize,
     eof: bool,
+    /// After `quit`: until when the client still reads what the server says.
+    quit_until: Option<Instant>,
     closing: Option<Closed>,
     stats: Stats,
 }
@@ -140,6 +142,7 @@ impl ChatClient {
             gap: Gap::new(config.quiet_gap),
             scanned: 0,
             eof: false,
+            quit_until: None,
             closing: None,
             stats: Stats::default(),
         }
@@ -166,24 +169,22 @@ impl ChatClient {
         Ok(())
     }
 
-    /// Ends the conversation: BYE (classic: the message `q`); done once it is sent.
+    /// Ends the conversation: BYE (classic: the message `q`). Answers to messages sent before
+    /// still arrive as events, until the server closes, or for at most two seconds.
     pub fn quit(&mut self) -> Result<(), Misuse> {
         self.check_open()?;
         match self.form {
             ClientForm::Native => frame::write(self.out.queue(), kind::BYE, &[]),
             ClientForm::Classic => self.out.queue().push(b'q'),
         }
-        self.closing = Some(Closed {
-            code: ErrorCode::Bye,
-            by_peer: false,
-        });
+        self.quit_until = Some(self.now + crate::time::LINGER);
         Ok(())
     }
 
     fn check_open(&self) -> Result<(), Misuse> {
-        match self.closing {
-            Some(_) => Err(Misuse::WrongState("the connection is closing")),
-            None => Ok(()),
+        match (&self.closing, self.quit_until) {
+            (None, None) => Ok(()),
+            _ => Err(Misuse::WrongState("the conversation is ending")),
         }
     }
 
@@ -213,6 +214,9 @@ impl ChatClient {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
         self.gap.tick(self.now);
+        if self.quit_until.is_some_and(|t| self.now >= t) {
+            self.close(ErrorCode::Bye, false);
+        }
     }
 
     /// Reports that the first `n` bytes of the last [`Output::Transmit`] were written.
@@ -240,8 +244,12 @@ impl ChatClient {
             }
         }
         self.out.new_round();
+        let deadline = match (self.gap.deadline(), self.quit_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Output::Wait(Wait {
-            deadline: self.gap.deadline(),
+            deadline,
             wants_read: self.closing.is_none() && !self.eof && self.input.room() > 0,
             wants_write: !self.out.is_empty(),
         })

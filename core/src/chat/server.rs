@@ -175,6 +175,11 @@ impl ChatServer {
         }
     }
 
+    /// Forgets the quiet gap's state: past detection only classic clients use it.
+    fn stop_gap(&mut self) {
+        self.gap = Gap::new(self.gap.length());
+    }
+
     /// Only a client whose form is open or classic has its messages ended by silence.
     fn uses_gap(&self) -> bool {
         matches!(self.phase, Phase::Detecting | Phase::Known(Form::Classic))
@@ -321,10 +326,7 @@ impl ChatServer {
         }
         let step = match self.phase {
             Phase::Detecting => self.step_detecting(),
-            Phase::NativeMagic => {
-                self.gap = Gap::new(self.config.quiet_gap);
-                self.step_magic()
-            }
+            Phase::NativeMagic => self.step_magic(),
             Phase::NativeHello => self.step_hello(),
             Phase::Known(Form::Native) => self.step_native(),
             Phase::Known(Form::Line) => self.step_line(),
@@ -357,7 +359,7 @@ impl ChatServer {
     fn detected(&mut self, form: Form) -> Step {
         self.phase = Phase::Known(form);
         if form != Form::Classic {
-            self.gap = Gap::new(self.config.quiet_gap);
+            self.stop_gap();
         }
         Step::Event(ServerEvent::Detected(form))
     }
@@ -373,6 +375,7 @@ impl ChatServer {
             None => Step::Idle,
             Some(&0xFF) if !self.discarding => {
                 self.phase = Phase::NativeMagic;
+                self.stop_gap();
                 Step::Progress
             }
             Some(_) => {
@@ -428,8 +431,12 @@ impl ChatServer {
             self.close(ErrorCode::Malformed, true, "expected HELLO");
             return Step::Progress;
         };
-        if h.kind != kind::HELLO {
-            self.close(ErrorCode::Malformed, true, "expected HELLO");
+        if h.kind != kind::HELLO || min == 0 || min > max {
+            self.close(
+                ErrorCode::Malformed,
+                true,
+                "expected HELLO with a valid version range",
+            );
         } else if svc != service::CHAT {
             self.close(ErrorCode::WrongService, true, "this port serves chat");
         } else if !(min..=max).contains(&PROTOCOL_VERSION) {

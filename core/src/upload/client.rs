@@ -79,6 +79,11 @@ enum Transfer {
     },
     /// DIGEST sent; waiting for VERIFIED/MISMATCH.
     AwaitResult { local: Digest },
+    /// Classic: the body is out. The form has no confirmation, but a server may still send a
+    /// `! CODE text` line (storage failed) or close; a seed server does neither, so the wait
+    /// ends at `until`, counted from the first time the client is told after the body (`feed`
+    /// takes no time).
+    Ending { until: Option<Instant> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,13 +247,7 @@ impl UploadClient {
                 );
                 self.transfer = Transfer::AwaitResult { local };
             }
-            // Classic: nothing confirms the upload; the client is done once the bytes are out.
-            _ => {
-                self.closing = Some(Closed {
-                    code: ErrorCode::Bye,
-                    by_peer: false,
-                })
-            }
+            _ => self.transfer = Transfer::Ending { until: None },
         }
     }
 
@@ -269,9 +268,18 @@ impl UploadClient {
         self.eof = true;
     }
 
-    /// Time has come. The client keeps no timers of its own; this exists for symmetry.
+    /// Time has come: a classic client stops waiting for the server after its body.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
+        if let Transfer::Ending { until } = &mut self.transfer {
+            let until = *until.get_or_insert(self.now + crate::time::LINGER);
+            if self.now >= until && self.closing.is_none() {
+                self.closing = Some(Closed {
+                    code: ErrorCode::Bye,
+                    by_peer: false,
+                });
+            }
+        }
     }
 
     /// Reports that the first `n` bytes of the last [`Output::Transmit`] were written.
@@ -300,7 +308,11 @@ impl UploadClient {
         }
         self.out.new_round();
         Output::Wait(Wait {
-            deadline: None,
+            deadline: match self.transfer {
+                // Not started yet: ask for the time at once.
+                Transfer::Ending { until } => Some(until.unwrap_or(self.now)),
+                _ => None,
+            },
             wants_read: self.closing.is_none() && !self.eof && self.input.room() > 0,
             wants_write: !self.out.is_empty(),
         })
@@ -329,7 +341,7 @@ impl UploadClient {
         };
         if step.is_none() && self.eof {
             let code = match (&self.transfer, self.input.is_empty()) {
-                (Transfer::Idle, true) => ErrorCode::Bye,
+                (Transfer::Idle | Transfer::Ending { .. }, true) => ErrorCode::Bye,
                 _ => ErrorCode::Malformed,
             };
             return self.close(code);
@@ -447,23 +459,15 @@ impl UploadClient {
     }
 
     fn step_classic(&mut self) -> Option<Option<UploadClientEvent>> {
+        if self.input.data().first() == Some(&b'!') {
+            return self.step_refusal();
+        }
         let Transfer::Offered { size, .. } = self.transfer else {
             return (!self.input.is_empty())
                 .then(|| self.close(ErrorCode::Malformed))
                 .flatten();
         };
         let data = self.input.data();
-        if data.first() == Some(&b'!') {
-            // `! CODE text` then LF: the server refused.
-            let Some(end) = data.iter().position(|&b| b == b'\n') else {
-                return if self.eof {
-                    self.classic_refusal(data.len())
-                } else {
-                    None
-                };
-            };
-            return self.classic_refusal(end);
-        }
         let n = data.len().min(CLASSIC_ACK.len());
         if data[..n] != CLASSIC_ACK[..n] {
             return self.close(ErrorCode::Malformed);
@@ -492,9 +496,11 @@ impl UploadClient {
         let text = words.next().unwrap_or("").into();
         self.input.consume(end);
         self.close(ErrorCode::from_u16(number).unwrap_or(ErrorCode::Malformed));
-        Some(Some(UploadClientEvent::Rejected(PeerError {
-            number,
-            text,
-        })))
+        let e = PeerError { number, text };
+        // Before the ack it refuses the offer; after the body it reports a failure to store.
+        Some(Some(match self.transfer {
+            Transfer::Offered { .. } => UploadClientEvent::Rejected(e),
+            _ => UploadClientEvent::Error(e),
+        }))
     }
 }

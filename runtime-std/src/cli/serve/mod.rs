@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use unstuck_core::BUSY_LINE;
 use unstuck_core::Stats;
 use unstuck_core::chat::ChatConfig;
 use unstuck_core::upload::UploadConfig;
 use unstuck_std::clock::Clock;
 use unstuck_std::config::{ChatMode, ServeArgs, listening_line};
 use unstuck_std::hub::Hub;
-use unstuck_std::limit::{ConnLimit, Permit, busy_line};
+use unstuck_std::limit::{ConnLimit, Permit};
 use unstuck_std::store::Store;
 
 use super::Exit;
@@ -211,7 +212,7 @@ fn refuse_busy(stream: &TcpStream) {
     let mut s = stream;
     // A fresh socket's send buffer is empty: this write does not block.
     let _ = s.set_nonblocking(true);
-    let _ = s.write_all(busy_line().as_bytes());
+    let _ = s.write_all(BUSY_LINE);
     let _ = s.shutdown(Shutdown::Write);
 }
 
