@@ -4,6 +4,9 @@ use alloc::vec::Vec;
 
 use crate::Misuse;
 
+/// The smallest allocation an input buffer makes.
+const MIN_ALLOC: usize = 512;
+
 /// Bytes received but not yet parsed, bounded by `limit`.
 ///
 /// Memory is allocated only when bytes arrive and, with `release_when_empty`, given back once
@@ -61,25 +64,36 @@ impl InBuf {
         }
     }
 
+    /// Makes room for `want` more bytes after the buffered ones (`want` at most `room()`),
+    /// growing geometrically: a byte-at-a-time peer costs amortised O(1) per byte, and a
+    /// released buffer comes back small.
+    fn reserve(&mut self, want: usize) {
+        if self.buf.len() - self.end >= want {
+            return;
+        }
+        self.compact();
+        let need = self.end + want;
+        if self.buf.len() < need {
+            let grown = need.max(self.buf.len() * 2).max(MIN_ALLOC).min(self.limit);
+            self.buf.resize(grown, 0);
+        }
+    }
+
     /// Copies as much of `data` as fits; returns how much.
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.room());
         if n == 0 {
             return 0;
         }
-        self.spare()[..n].copy_from_slice(&data[..n]);
+        self.reserve(n);
+        self.buf[self.end..self.end + n].copy_from_slice(&data[..n]);
         self.commit(n);
         n
     }
 
-    /// The free space after the buffered bytes, for a driver that reads straight into it.
+    /// All the free space after the buffered bytes, for a driver that reads straight into it.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
-        if self.buf.len() - self.end < self.room() {
-            self.compact();
-            if self.buf.len() < self.limit {
-                self.buf.resize(self.limit, 0);
-            }
-        }
+        self.reserve(self.room());
         &mut self.buf[self.end..]
     }
 

@@ -297,7 +297,8 @@ impl ChatClient {
         let Some(i) = data[from..].iter().position(|&b| b == b'\n') else {
             self.stats.bytes_scanned += (data.len() - from) as u64;
             self.scanned = data.len();
-            return if data.len() > MAX_BANNER {
+            // The bound counts the LF: 1024 bytes with no LF cannot become a banner.
+            return if data.len() >= MAX_BANNER {
                 self.malformed()
             } else {
                 None
@@ -305,16 +306,29 @@ impl ChatClient {
         };
         self.stats.bytes_scanned += (i + 1) as u64;
         let end = from + i;
-        let text = String::from_utf8_lossy(&data[..end])
+        if end + 1 > MAX_BANNER {
+            return self.malformed();
+        }
+        let text: String = String::from_utf8_lossy(&data[..end])
             .trim_end_matches('\r')
             .into();
         self.input.consume(end + 1);
         self.scanned = 0;
+        // A server at its connection limit answers `! 503 ...` instead of the banner.
+        if let Some(e) = parse_error_line(&text) {
+            self.close(e.code().unwrap_or(ErrorCode::Malformed), true);
+            return Some(Some(ClientEvent::Error(e)));
+        }
         self.phase = Phase::Magic;
         Some(Some(ClientEvent::Welcome(text)))
     }
 
     fn step_magic(&mut self) -> Option<Option<ClientEvent>> {
+        if self.input.data().first() == Some(&b'!') {
+            // A `! CODE text` line instead of the magic: read it as the banner is read.
+            self.phase = Phase::Banner;
+            return Some(None);
+        }
         let data = self.input.data();
         let n = data.len().min(MAGIC.len());
         if data[..n] != MAGIC[..n] {

@@ -30,13 +30,10 @@ pub enum ServerMessage<'a> {
     },
 }
 
-/// Text forms carry one message per line (line form) or per burst (classic form); a stray
-/// CR or LF inside a message would split it for the reader, so they become spaces.
+/// Text is echoed exactly (spec 6.6). No LF can reach a line-form client inside a message:
+/// a line cannot hold one, and a room refuses control characters before it delivers.
 fn push_text(out: &mut Vec<u8>, text: &str) {
-    out.extend(
-        text.bytes()
-            .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
-    );
+    out.extend_from_slice(text.as_bytes());
 }
 
 fn end_text(out: &mut Vec<u8>, form: Form) {

@@ -12,17 +12,17 @@ use crate::ErrorCode;
 /// Longest nickname, in characters.
 pub const MAX_NICK_CHARS: usize = 32;
 
-/// Checks a nickname: 1 to 32 characters, each alphanumeric, `_` or `-`.
+/// Checks a nickname: 1 to 32 ASCII letters, digits, `_` or `-`. ASCII only, so that names
+/// that look alike are alike (no homoglyphs); uniqueness ignores ASCII case.
 pub fn validate_nick(nick: &str) -> Result<(), &'static str> {
-    let count = nick.chars().count();
-    if count == 0 || count > MAX_NICK_CHARS {
+    if nick.is_empty() || nick.len() > MAX_NICK_CHARS {
         return Err("a nickname has 1 to 32 characters");
     }
     if !nick
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
     {
-        return Err("a nickname has only letters, digits, _ and -");
+        return Err("a nickname has only ASCII letters, digits, _ and -");
     }
     Ok(())
 }
@@ -185,7 +185,8 @@ impl<K: Ord + Copy> Room<K> {
             .strip_prefix("/nick")
             .filter(|a| a.is_empty() || a.starts_with(' '))
         {
-            return self.rename(id, &nick, arg.trim());
+            // The rest is the name, taken exactly (spec 6.7): "/nick  bob" is not "bob".
+            return self.rename(id, &nick, arg.strip_prefix(' ').unwrap_or(arg));
         }
         alloc::vec![Delivery {
             to: Target::AllBut(id),

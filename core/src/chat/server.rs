@@ -214,10 +214,9 @@ impl ChatServer {
     /// Reports that the first `n` bytes of the last [`Output::Transmit`] were written.
     pub fn handle_sent(&mut self, n: usize) -> Result<(), Misuse> {
         self.out.ack(n)?;
-        if n > 0 {
-            self.stats.bytes_out += n as u64;
-            self.last_activity = self.now;
-        }
+        // Only bytes from the client count as activity (spec 11): a client that only listens
+        // is still idle.
+        self.stats.bytes_out += n as u64;
         Ok(())
     }
 
@@ -348,11 +347,18 @@ impl ChatServer {
             let n = self.input.len();
             return self.take_message(n, n);
         }
-        if !self.input.is_empty() || self.skip > 0 || self.phase == Phase::NativeMagic {
-            self.close(ErrorCode::Malformed, true, "stream ended inside a frame");
-        } else {
-            self.close(ErrorCode::Bye, true, "bye");
-        }
+        // The client has gone: finish what is queued for it, but add no last word.
+        let cut = !self.input.is_empty() || self.skip > 0 || self.phase == Phase::NativeMagic;
+        self.closing = Some(Closed {
+            code: if cut {
+                ErrorCode::Malformed
+            } else {
+                ErrorCode::Bye
+            },
+            by_peer: true,
+        });
+        let all = self.input.len();
+        self.input.consume(all);
         Step::Progress
     }
 
@@ -412,21 +418,22 @@ impl ChatServer {
     }
 
     fn step_hello(&mut self) -> Step {
-        let (h, payload) = match frame::next(self.input.data(), 64) {
-            frame::Next::NeedMore => return Step::Idle,
-            frame::Next::TooLong(_) => {
-                self.close(ErrorCode::Malformed, true, "HELLO too long");
-                return Step::Progress;
-            }
-            frame::Next::Frame(h) => {
-                let p = &self.input.data()[HEADER_LEN..HEADER_LEN + h.len as usize];
-                (
-                    h,
-                    [p.first().copied(), p.get(1).copied(), p.get(2).copied()],
-                )
-            }
+        let Some(h) = frame::header(self.input.data()) else {
+            return Step::Idle;
         };
-        self.input.consume(HEADER_LEN + h.len as usize);
+        if h.len > frame::MAX_PAYLOAD {
+            self.close(ErrorCode::TooLarge, true, "frame too long");
+            return Step::Progress;
+        }
+        // Only the three fields are read; extension bytes (room for later versions) are
+        // skipped as they arrive, so a long HELLO never has to fit in the buffer.
+        let fields = (h.len as usize).min(3);
+        let Some(p) = self.input.data().get(HEADER_LEN..HEADER_LEN + fields) else {
+            return Step::Idle;
+        };
+        let payload = [p.first().copied(), p.get(1).copied(), p.get(2).copied()];
+        self.input.consume(HEADER_LEN + fields);
+        self.skip = u64::from(h.len) - fields as u64;
         let [Some(min), Some(max), Some(svc)] = payload else {
             self.close(ErrorCode::Malformed, true, "expected HELLO");
             return Step::Progress;
@@ -581,12 +588,17 @@ impl ChatServer {
     /// The first `text_len` bytes of the input are a message; `consumed` bytes end it.
     fn take_message(&mut self, text_len: usize, consumed: usize) -> Step {
         let discarding = core::mem::replace(&mut self.discarding, false);
-        let text = core::str::from_utf8(&self.input.data()[..text_len]).map(String::from);
-        self.consume(consumed);
+        let too_long = text_len > self.config.max_message;
         // Empty messages are keep-alives (and empty lines are how people press Enter).
-        if discarding || text_len == 0 {
+        let text = (!discarding && !too_long && text_len > 0)
+            .then(|| core::str::from_utf8(&self.input.data()[..text_len]).map(String::from));
+        self.consume(consumed);
+        let Some(text) = text else {
+            if too_long && !discarding {
+                self.error(ErrorCode::TooLarge, "message too long");
+            }
             return Step::Progress;
-        }
+        };
         if !self.flood.take(self.now) {
             self.error(ErrorCode::Flood, "too many messages, slow down");
             return Step::Progress;
@@ -600,6 +612,14 @@ impl ChatServer {
             return Step::Progress;
         }
         match self.config.mode {
+            // Escape sequences could repaint other members' terminals or fake a notice line.
+            Mode::Room if text.chars().any(|c| c.is_control() && c != '\t') => {
+                self.error(
+                    ErrorCode::Malformed,
+                    "control characters are not allowed in a room",
+                );
+                Step::Progress
+            }
             Mode::Room => Step::Event(ServerEvent::Message(text)),
             Mode::Bot => {
                 let form = self.render_form();

@@ -380,6 +380,18 @@ impl UploadServer {
         self.pending = None;
     }
 
+    /// Ends without a word: the client has gone (EOF), so there is no one to tell.
+    fn finish(&mut self, code: ErrorCode) -> Step {
+        if self.closing.is_none() {
+            self.closing = Some(Closed {
+                code,
+                by_peer: true,
+            });
+            self.pending = None;
+        }
+        Step::Progress
+    }
+
     fn waits_for_client(&self) -> bool {
         self.closing.is_none()
             && !matches!(
@@ -447,13 +459,11 @@ impl UploadServer {
             // driver's answer to an offer or its storing of a complete file.
             Step::Idle if self.eof && self.waits_for_client() => {
                 let cut = !self.input.is_empty() || !matches!(self.phase, Phase::AwaitOffer);
-                let code = if cut {
+                self.finish(if cut {
                     ErrorCode::Malformed
                 } else {
                     ErrorCode::Bye
-                };
-                self.close(code, true, "stream ended");
-                Step::Progress
+                })
             }
             s => s,
         }
@@ -538,9 +548,9 @@ impl UploadServer {
     }
 
     fn step_hello(&mut self) -> Step {
-        let (k, len, fields) = match frame::next(self.input.data(), 64) {
+        let (k, len, fields) = match frame::next(self.input.data(), frame::MAX_PAYLOAD) {
             frame::Next::NeedMore => return Step::Idle,
-            frame::Next::TooLong(_) => return self.fatal(ErrorCode::Malformed, "HELLO too long"),
+            frame::Next::TooLong(_) => return self.fatal(ErrorCode::TooLarge, "frame too long"),
             frame::Next::Frame(h) => {
                 let p = &self.input.data()[HEADER_LEN..HEADER_LEN + h.len as usize];
                 (
@@ -660,15 +670,16 @@ impl UploadServer {
         };
         let data = self.input.data();
         let mut used = 0;
-        let mut end = None;
-        for &b in data {
+        // How many bytes the terminator takes, once it is known (0: it is a body byte).
+        let mut terminator = None;
+        for (i, &b) in data.iter().enumerate() {
             if !b.is_ascii_digit() {
-                end = Some(match (b, data.get(used + 1)) {
-                    (b'\n', _) => used + 1,
-                    (b'\r', Some(b'\n')) => used + 2,
-                    (b'\r', None) if !settled => return Step::Idle, // CRLF, or a body CR?
-                    _ => used,
-                });
+                terminator = match (b, data.get(i + 1)) {
+                    (b'\n', _) => Some(1),
+                    (b'\r', Some(b'\n')) => Some(2),
+                    (b'\r', None) if !settled => None, // CRLF, or a body CR: wait and see
+                    _ => Some(0),
+                };
                 break;
             }
             if *digits == MAX_DIGITS {
@@ -678,20 +689,17 @@ impl UploadServer {
             *value = value.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(b - b'0')));
             used += 1;
         }
-        self.stats.bytes_scanned += used as u64;
+        // Digits are counted as they are consumed, so none is counted twice.
         let value = *value;
-        let ended_by_gap = end.is_none() && settled;
-        let consumed = end.unwrap_or(used);
-        self.input.consume(consumed);
-        if end.is_some() || ended_by_gap {
-            self.gap.pop();
+        self.stats.bytes_scanned += used as u64;
+        self.input.consume(used);
+        match terminator {
+            Some(t) => self.input.consume(t),
+            None if self.eof => return self.finish(ErrorCode::Malformed),
+            None if settled => {}
+            None => return Step::Idle,
         }
-        if end.is_none() && !ended_by_gap {
-            return Step::Idle;
-        }
-        if self.eof && end.is_none() {
-            return self.fatal(ErrorCode::Malformed, "stream ended inside the size");
-        }
+        self.gap.pop();
         match value {
             Some(size) if size <= self.config.max_file_size => self.offered(
                 Offer {
