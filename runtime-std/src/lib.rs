@@ -1,9 +1,16 @@
-//! The runtime-agnostic half of unstuck's servers: what a driver needs besides sockets.
+//! unstuck on blocking std sockets: the server and the clients as a library, and the
+//! runtime-agnostic half of every unstuck server.
 //!
-//! The protocol lives in `unstuck-core`; these modules hold what is neither protocol nor
-//! socket, so that the blocking server of this crate (the `unstuck` binary) and an async one
-//! share them. Every API here is synchronous and short: an async driver calls the file
-//! operations of [`store`] from a blocking pool, and the rest directly.
+//! - [`server`]: [`server::Server`], the chat and upload services, a thread per connection;
+//!   the `unstuck serve` command runs it.
+//! - [`client`]: [`client::ChatSession`], [`client::send_file`] and
+//!   [`client::UploadSession`]; the `unstuck chat` and `unstuck send` commands are built on
+//!   them. Its [`client::types`] are shared with every runtime.
+//!
+//! The protocol lives in `unstuck-core`; the other modules hold what is neither protocol
+//! nor socket, so that the blocking server of this crate and an async one share them. Every
+//! API there is synchronous and short: an async driver calls the file operations of
+//! [`store`] from a blocking pool, and the rest directly.
 //!
 //! - [`config`]: the `serve` flags as a clap [`config::ServeArgs`] struct, and their conversion
 //!   to the core's configurations.
@@ -14,9 +21,12 @@
 //! - [`clock`]: the core's [`unstuck_core::Instant`] from the monotonic clock.
 //! - [`logging`]: the `tracing` subscriber every binary installs.
 
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod hub;
 pub mod limit;
 pub mod logging;
+mod net;
+pub mod server;
 pub mod store;

@@ -1,21 +1,18 @@
-//! `unstuck chat`: an interactive chat client.
+//! `unstuck chat`: an interactive chat client on [`unstuck_std::client::ChatSession`].
 //!
-//! Two helper threads turn stdin lines and socket reads into messages on one channel; the
-//! main thread owns the core's client machine and the socket's writing side, and waits on
-//! the channel with the machine's deadline as timeout.
+//! A helper thread reads stdin lines into a channel and wakes the session; the main thread
+//! owns the session, prints what the server says, and says the lines.
 
-use std::io::{self, BufRead, Read, Write};
-use std::net::TcpStream;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::io::{self, BufRead, Write};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 
 use clap::Args;
-use unstuck_core::chat::{ChatClient, ChatClientConfig, ClientEvent, ClientForm, validate_nick};
-use unstuck_core::{ErrorCode, Output};
-use unstuck_std::clock::Clock;
+use unstuck_core::ErrorCode;
+use unstuck_core::chat::{ChatClientConfig, ClientEvent, ClientForm, validate_nick};
+use unstuck_std::client::{ChatSession, ChatWaker};
 
 use super::Exit;
-use crate::cli::net::connect;
 
 pub(super) const HELP: &str = "\
 Examples:
@@ -46,13 +43,8 @@ pub(crate) struct ChatArgs {
     classic: bool,
 }
 
-/// What the helper threads report.
-enum Input {
-    Line(String),
-    StdinEnd,
-    Net(Vec<u8>),
-    NetEnd,
-}
+/// What the stdin thread reports: a line, or `None` at the end of input.
+type Line = Option<String>;
 
 pub(super) fn run(args: ChatArgs) -> Exit {
     if let Some(nick) = &args.nick {
@@ -61,24 +53,30 @@ pub(super) fn run(args: ChatArgs) -> Exit {
             return Exit::Usage;
         }
     }
-    let stream = match connect(&args.addr) {
+    let form = if args.classic {
+        ClientForm::Classic
+    } else {
+        ClientForm::Native
+    };
+    let config = ChatClientConfig {
+        form,
+        ..ChatClientConfig::default()
+    };
+    let mut session = match ChatSession::connect_with(&args.addr, config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("unstuck chat: {}: {e}", args.addr);
             return Exit::Failure;
         }
     };
-    let (tx, rx) = mpsc::channel();
-    if let Err(e) = spawn_helpers(&stream, &tx) {
-        eprintln!("unstuck chat: {e}");
-        return Exit::Failure;
-    }
-    let form = if args.classic {
-        ClientForm::Classic
-    } else {
-        ClientForm::Native
+    let lines = match spawn_stdin(session.waker()) {
+        Ok(rx) => rx,
+        Err(e) => {
+            eprintln!("unstuck chat: {e}");
+            return Exit::Failure;
+        }
     };
-    match converse(&stream, &rx, form, args.nick.as_deref()) {
+    match converse(&mut session, &lines, form, args.nick.as_deref()) {
         Ok(status) => status,
         Err(e) => {
             eprintln!("unstuck chat: {e}");
@@ -87,60 +85,33 @@ pub(super) fn run(args: ChatArgs) -> Exit {
     }
 }
 
-fn spawn_helpers(stream: &TcpStream, tx: &Sender<Input>) -> io::Result<()> {
-    let keys = tx.clone();
+/// Reads stdin lines on a thread of their own, waking the session for each.
+fn spawn_stdin(waker: ChatWaker) -> io::Result<Receiver<Line>> {
+    let (tx, rx) = mpsc::channel();
     thread::Builder::new().name("stdin".into()).spawn(move || {
         for line in io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            if keys.send(Input::Line(line)).is_err() {
+            if tx.send(Some(line)).is_err() {
                 return;
             }
+            waker.wake();
         }
-        let _ = keys.send(Input::StdinEnd);
+        let _ = tx.send(None);
+        waker.wake();
     })?;
-    let mut sock = stream.try_clone()?;
-    let net = tx.clone();
-    thread::Builder::new().name("net".into()).spawn(move || {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match sock.read(&mut buf) {
-                Ok(n) if n > 0 => {
-                    if net.send(Input::Net(buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                _ => break,
-            }
-        }
-        let _ = net.send(Input::NetEnd);
-    })?;
-    Ok(())
+    Ok(rx)
 }
 
 fn converse(
-    stream: &TcpStream,
-    rx: &Receiver<Input>,
+    session: &mut ChatSession,
+    lines: &Receiver<Line>,
     form: ClientForm,
     mut nick: Option<&str>,
 ) -> io::Result<Exit> {
-    let clock = Clock::new();
-    let config = ChatClientConfig {
-        form,
-        ..ChatClientConfig::default()
-    };
-    let mut client = ChatClient::new(config, clock.now());
-    let mut backlog: Vec<u8> = Vec::new();
     let mut out = io::stdout();
     loop {
-        let wait = match client.poll_output() {
-            Output::Transmit(b) => {
-                let n = b.len();
-                (&mut &*stream).write_all(b)?;
-                let _ = client.handle_sent(n);
-                continue;
-            }
-            Output::Event(e) => {
+        match session.next_event(None) {
+            Ok(Some(e)) => {
                 // Native servers are ready after their HELLO; classic ones after the welcome.
                 let ready = matches!(
                     (&e, form),
@@ -148,50 +119,65 @@ fn converse(
                 );
                 show(&mut out, e)?;
                 if let Some(n) = nick.take_if(|_| ready) {
-                    let _ = client.say(&format!("/nick {n}"));
-                }
-                continue;
-            }
-            Output::Wait(w) => w,
-            Output::Done(c) if c.code == ErrorCode::Bye => return Ok(Exit::Ok),
-            Output::Done(c) => {
-                eprintln!("unstuck chat: connection closed: {c}");
-                return Ok(Exit::Failure);
-            }
-        };
-        if !backlog.is_empty() && wait.wants_read {
-            let took = client.handle_input(clock.now(), &backlog);
-            backlog.drain(..took);
-            continue;
-        }
-        let input = match clock.until(wait.deadline) {
-            Some(t) => rx.recv_timeout(t),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        let now = clock.now();
-        match input {
-            Ok(Input::Line(line)) if line == "q" => quit(&mut client),
-            Ok(Input::Line(line)) if line.is_empty() => {}
-            Ok(Input::Line(line)) => {
-                if let Err(e) = client.say(&line) {
-                    eprintln!("unstuck chat: not sent: {e}");
+                    match session.say(&format!("/nick {n}")) {
+                        // Already quitting (`q` typed before the handshake): no nickname.
+                        Err(e) if e.kind() != io::ErrorKind::InvalidInput => return Err(e),
+                        _ => {}
+                    }
                 }
             }
-            Ok(Input::StdinEnd) => quit(&mut client),
-            Ok(Input::Net(bytes)) => {
-                backlog.extend_from_slice(&bytes);
-                let took = client.handle_input(now, &backlog);
-                backlog.drain(..took);
+            Ok(None) => return Ok(ended(session)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if said_all(session, lines)? && session.closed().is_none() {
+                    // `q` or the end of input. The answers still on their way stay queued:
+                    // the next rounds show them, then the end.
+                    match session.quit() {
+                        Err(e) if e.kind() != io::ErrorKind::InvalidInput => return Err(e),
+                        _ => {}
+                    }
+                }
             }
-            Ok(Input::NetEnd) | Err(RecvTimeoutError::Disconnected) => client.handle_eof(now),
-            Err(RecvTimeoutError::Timeout) => client.handle_timeout(now),
+            Err(e) => return Err(e),
         }
     }
 }
 
-fn quit(client: &mut ChatClient) {
-    // Quitting twice (`q` then Ctrl-D) is fine: the first one counts.
-    let _ = client.quit();
+/// Says every line typed so far; true once the user is done (`q` or the end of input).
+fn said_all(session: &mut ChatSession, lines: &Receiver<Line>) -> io::Result<bool> {
+    loop {
+        match lines.try_recv() {
+            Ok(Some(line)) if line == "q" => return Ok(true),
+            Ok(Some(line)) if line.is_empty() => {}
+            Ok(Some(line)) => say(session, &line)?,
+            Ok(None) | Err(TryRecvError::Disconnected) => return Ok(true),
+            Err(TryRecvError::Empty) => return Ok(false),
+        }
+    }
+}
+
+/// Says `text`; a message the protocol cannot carry is reported, not fatal.
+fn say(session: &mut ChatSession, text: &str) -> io::Result<()> {
+    match session.say(text) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            eprintln!("unstuck chat: not sent: {e}");
+            Ok(())
+        }
+        // The server closed: the next round reports how.
+        Err(_) if session.closed().is_some() => Ok(()),
+        other => other,
+    }
+}
+
+/// The exit status for how the conversation ended.
+fn ended(session: &ChatSession) -> Exit {
+    match session.closed() {
+        Some(c) if c.code == ErrorCode::Bye => Exit::Ok,
+        Some(c) => {
+            eprintln!("unstuck chat: connection closed: {c}");
+            Exit::Failure
+        }
+        None => Exit::Failure,
+    }
 }
 
 /// Prints what the server said, as a text client of the line form would see it.

@@ -2,7 +2,6 @@
 
 mod chat;
 mod exit;
-mod net;
 mod progress;
 mod send;
 mod serve;
@@ -53,7 +52,7 @@ enum Command {
 /// Runs the chosen command.
 pub(crate) fn run(cli: Cli) -> Exit {
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(&args),
         Command::Send(args) => send::run(args),
         Command::Chat(args) => chat::run(args),
     }

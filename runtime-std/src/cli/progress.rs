@@ -6,7 +6,7 @@ use std::time::Duration;
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 /// Progress of one file.
-pub(crate) struct Progress {
+pub(crate) struct Bar {
     bar: Option<ProgressBar>,
     name: String,
     size: u64,
@@ -14,7 +14,7 @@ pub(crate) struct Progress {
     tenth: u64,
 }
 
-impl Progress {
+impl Bar {
     /// Starts reporting on `name`, `size` bytes long.
     pub(crate) fn start(name: &str, size: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
@@ -32,7 +32,7 @@ impl Progress {
         if bar.is_none() {
             eprintln!("{name}: sending {}", HumanBytes(size));
         }
-        Progress {
+        Bar {
             bar,
             name: name.to_owned(),
             size,

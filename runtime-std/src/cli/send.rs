@@ -1,19 +1,17 @@
 //! `unstuck send`: uploads files, resuming and verifying them.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use unstuck_core::digest::Algorithm;
-use unstuck_core::upload::{UploadClientEvent, UploadForm, validate_name};
+use unstuck_core::upload::{UploadForm, validate_name};
+use unstuck_std::client::{SendError, SendOptions, Sent, UploadSession, send_file};
 
 use super::Exit;
 use super::exit::exit_help;
-use super::progress::Progress;
-use session::{End, Session};
-
-mod session;
+use super::progress::Bar;
 
 pub(super) const HELP: &str = concat!(
     "\
@@ -111,129 +109,124 @@ fn file_name(path: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("{} has no usable file name (use --name)", path.display()))
 }
 
-fn open(job: &Job) -> Result<(File, u64), Exit> {
+/// Checks that a file can be sent before offering it, so that a missing file does not cost
+/// the connection the others travel on.
+fn check(job: &Job) -> Result<(), Exit> {
     let opened = File::open(&job.path).and_then(|f| {
-        let meta = f.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
+        if f.metadata()?.is_file() {
+            Ok(())
+        } else {
+            Err(io::Error::other("not a regular file"))
         }
-        Ok((meta.len(), f))
     });
-    match opened {
-        Ok((size, f)) => Ok((f, size)),
-        Err(e) => {
-            eprintln!("unstuck send: {}: {e}", job.path.display());
-            Err(Exit::Failure)
-        }
-    }
+    opened.map_err(|e| {
+        eprintln!("unstuck send: {}: {e}", job.path.display());
+        Exit::Failure
+    })
 }
 
 /// Sends all jobs on one native connection; a file that fails does not stop the others,
 /// unless the connection itself is gone.
 fn send_native(addr: &str, jobs: &[Job], algorithm: Algorithm) -> Exit {
-    let mut session = match Session::connect(addr, UploadForm::Native) {
+    let mut session = match UploadSession::connect(addr, UploadForm::Native) {
         Ok(s) => s,
-        Err(end) => return end.report(addr),
+        Err(e) => return report(addr, &SendError::Io(e)),
     };
     let mut worst = Exit::Ok;
     for job in jobs {
-        let Ok((mut file, size)) = open(job) else {
+        if check(job).is_err() {
             worst = worst.max(Exit::Failure);
             continue;
+        }
+        let options = SendOptions {
+            name: Some(job.name.clone()),
+            algorithm,
+            form: UploadForm::Native,
         };
-        match send_one(&mut session, job, &mut file, size, algorithm) {
-            Ok(status) => worst = worst.max(status),
-            Err(end) => return worst.max(end.report(&job.name)),
+        let result = with_bar(job, |progress| {
+            session.send_file(&job.path, &options, progress)
+        });
+        match result {
+            Ok(sent) => {
+                if let Some(digest) = sent.digest {
+                    println!("{}: {digest}", job.name);
+                }
+            }
+            Err(e @ (SendError::Rejected(_) | SendError::Mismatch { .. })) => {
+                worst = worst.max(report(&job.name, &e));
+            }
+            Err(e) => return worst.max(report(&job.name, &e)),
         }
     }
     worst
 }
 
-/// Offers, sends and verifies one file. `Err` means the connection is over.
-fn send_one(
-    session: &mut Session,
-    job: &Job,
-    file: &mut File,
-    size: u64,
-    algorithm: Algorithm,
-) -> Result<Exit, End> {
-    session.offer(&job.name, size, algorithm)?;
-    let offset = match session.next_event()? {
-        UploadClientEvent::Accepted { offset } => offset,
-        UploadClientEvent::Rejected(e) => {
-            eprintln!("unstuck send: {}: refused: {e}", job.name);
-            return Ok(Exit::for_code(e.number));
-        }
-        other => return Err(other.into()),
-    };
-    let mut progress = Progress::start(&job.name, size);
-    if offset > 0 {
-        progress.note(&format!(
-            "resuming at byte {offset}: the server holds all before it"
-        ));
-    }
-    let sent = session.send_body(file, size, &mut progress);
-    progress.finish();
-    sent?;
-    match session.next_event()? {
-        UploadClientEvent::Verified(digest) => {
-            println!("{}: {digest}", job.name);
-            Ok(Exit::Ok)
-        }
-        UploadClientEvent::Mismatch { local, remote } => {
-            eprintln!(
-                "unstuck send: {}: digest mismatch (sent {local}, server got {remote}); \
-                 the server discarded its copy, send again",
-                job.name
-            );
-            Ok(Exit::Mismatch)
-        }
-        other => Err(other.into()),
-    }
-}
-
 /// One classic upload on its own connection: the form carries one file per connection.
 fn send_classic(addr: &str, job: &Job) -> Exit {
-    let Ok((mut file, size)) = open(job) else {
-        return Exit::Failure;
+    if let Err(status) = check(job) {
+        return status;
+    }
+    let options = SendOptions {
+        name: Some(job.name.clone()),
+        form: UploadForm::Classic,
+        ..SendOptions::default()
     };
-    let result = (|| {
-        let mut session = Session::connect(addr, UploadForm::Classic)?;
-        session.offer("", size, Algorithm::DEFAULT)?;
-        match session.next_event()? {
-            UploadClientEvent::Accepted { .. } => {}
-            UploadClientEvent::Rejected(e) => {
-                eprintln!("unstuck send: {}: refused: {e}", job.name);
-                return Ok(Exit::for_code(e.number));
-            }
-            other => return Err(other.into()),
-        }
-        let mut progress = Progress::start(&job.name, size);
-        let sent = session.send_body(&mut file, size, &mut progress);
-        progress.finish();
-        sent?;
-        session.await_close()
-    })();
-    match result {
-        Ok(Exit::Ok) => {
+    match with_bar(job, |progress| {
+        send_file(addr, &job.path, &options, progress)
+    }) {
+        Ok(sent) => {
             println!(
-                "{}: sent {size} bytes (classic form: not verified)",
-                job.name
+                "{}: sent {} bytes (classic form: not verified)",
+                job.name, sent.size
             );
             Exit::Ok
         }
-        Ok(status) => status,
-        Err(end) => end.report(&job.name),
+        Err(e) => report(&job.name, &e),
     }
 }
 
-/// Reads exactly `buf.len()` bytes of the file; a file that shrank is an error.
-fn read_chunk(file: &mut File, buf: &mut [u8]) -> io::Result<()> {
-    file.read_exact(buf).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            io::Error::other("the file shrank while it was being sent")
-        } else {
-            e
-        }
-    })
+/// Runs one transfer with a progress bar, shown from the server's acceptance on.
+fn with_bar(
+    job: &Job,
+    send: impl FnOnce(&mut dyn FnMut(unstuck_std::client::Progress)) -> Result<Sent, SendError>,
+) -> Result<Sent, SendError> {
+    let mut bar: Option<Bar> = None;
+    let result = send(&mut |p| {
+        let bar = bar.get_or_insert_with(|| {
+            let bar = Bar::start(&job.name, p.total);
+            if p.resumed_from > 0 {
+                bar.note(&format!(
+                    "resuming at byte {}: the server holds all before it",
+                    p.resumed_from
+                ));
+            }
+            bar
+        });
+        bar.set(p.done);
+    });
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    result
+}
+
+/// Prints why a file was not stored, and returns the exit status it deserves.
+fn report(what: &str, e: &SendError) -> Exit {
+    let (text, status) = match e {
+        SendError::Rejected(e) => (format!("refused: {e}"), Exit::for_code(e.number)),
+        SendError::Mismatch { local, remote } => (
+            format!(
+                "digest mismatch (sent {local}, server got {remote}); \
+                 the server discarded its copy, send again"
+            ),
+            Exit::Mismatch,
+        ),
+        SendError::Closed(Some(e)) => (format!("the server closed: {e}"), Exit::for_code(e.number)),
+        SendError::Closed(None) => ("the server closed the connection".into(), Exit::Failure),
+        SendError::File(e) => (format!("cannot read the file: {e}"), Exit::Failure),
+        SendError::Io(e) => (format!("network failure: {e}"), Exit::Failure),
+        other => (other.to_string(), Exit::Failure),
+    };
+    eprintln!("unstuck send: {what}: {text}");
+    status
 }

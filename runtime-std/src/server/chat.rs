@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::accept::{Conn, Summary};
+use super::park::Parker;
+use super::{CONN_STACK, State};
+use crate::hub::{Wake, lock};
+use crate::net::{LINGER, is_timeout};
 use unstuck_core::chat::{ChatServer, ServerEvent};
 use unstuck_core::{Closed, Output, Wait};
-use unstuck_std::hub::{Wake, lock};
-
-use super::park::Parker;
-use super::{Conn, Server, Summary};
-use crate::cli::net::{LINGER, is_timeout};
 
 /// A write blocked this long returns, so the writer can check timers and give up on a
 /// closing client that does not read.
@@ -118,7 +118,7 @@ fn spawn_reader(conn: &Conn, shared: &Arc<Shared>) -> io::Result<thread::JoinHan
     let shared = Arc::clone(shared);
     thread::Builder::new()
         .name(format!("chat-{}-read", conn.id))
-        .stack_size(super::CONN_STACK)
+        .stack_size(CONN_STACK)
         .spawn(move || {
             read_loop(stream, &server, &shared);
             shared.reader_done.store(true, Ordering::Release);
@@ -127,7 +127,7 @@ fn spawn_reader(conn: &Conn, shared: &Arc<Shared>) -> io::Result<thread::JoinHan
 }
 
 /// Feeds the machine whatever arrives, until the stream ends or fails.
-fn read_loop(mut stream: TcpStream, server: &Server, shared: &Shared) {
+fn read_loop(mut stream: TcpStream, server: &State, shared: &Shared) {
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let n = match stream.read(&mut buf) {
@@ -136,15 +136,29 @@ fn read_loop(mut stream: TcpStream, server: &Server, shared: &Shared) {
             // A reset: nothing more will arrive, and the writer's next write fails.
             Err(_) => 0,
         };
-        if n == 0 {
+        let stopping = server.registry.is_stopping();
+        if n == 0 || stopping {
             let mut m = lock(&shared.machine);
-            if server.registry.is_stopping() {
+            if stopping {
                 m.shutdown();
             } else {
                 m.handle_eof(server.clock.now());
             }
             drop(m);
             shared.writer.wake();
+            if n > 0 {
+                // A client that keeps sending never sees the end of stream a stop causes,
+                // so every read checks. Its bytes are dropped until it closes, or until
+                // `finish` closes the socket: an unread byte would turn the close into a
+                // reset that can destroy the CLOSE.
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(1..) => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        _ => break,
+                    }
+                }
+            }
             return;
         }
         let mut data = &buf[..n];

@@ -9,13 +9,10 @@ use std::time::{Duration, Instant};
 /// the peer may then lose what we sent last.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
-/// Connects to `addr` (`host:port`) and turns Nagle off: protocol messages are small and
-/// each is complete when written.
-pub(crate) fn connect(addr: &str) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("no address for {addr}"),
-    );
+/// Connects to `addr` (the first of its addresses that answers) and turns Nagle off:
+/// protocol messages are small and each is complete when written.
+pub(crate) fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to");
     for a in addr.to_socket_addrs()? {
         match TcpStream::connect(a) {
             Ok(s) => {

@@ -8,12 +8,11 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
+use super::accept::{Conn, Summary};
+use crate::net::{ReadTimeout, is_timeout, linger_close};
+use crate::store::{Partial, Refusal};
 use unstuck_core::upload::{UploadEvent, UploadServer};
 use unstuck_core::{ErrorCode, Output, Wait};
-use unstuck_std::store::{Partial, Refusal};
-
-use super::{Conn, Summary};
-use crate::cli::net::{ReadTimeout, is_timeout, linger_close};
 
 /// Replies are a few dozen bytes; a client that takes longer than this to accept them is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -155,7 +154,7 @@ impl Upload<'_> {
     }
 
     /// Reads what the client sent into the machine's buffer, waiting at most until the
-    /// machine's deadline. An end of stream while the server stops is a shutdown.
+    /// machine's deadline. Once the server stops, any read is a shutdown.
     fn read(&mut self, w: Wait) -> Result<(), String> {
         let server = &self.conn.server;
         let stream = &self.conn.stream;
@@ -176,7 +175,9 @@ impl Upload<'_> {
         let result = (&mut &*stream).read(buf);
         let now = server.clock.now();
         match result {
-            Ok(0) if server.registry.is_stopping() => self.machine.shutdown(),
+            // Stopping: a client that keeps sending never sees the end of stream a stop
+            // causes, so every read checks. What it just read is dropped, not stored.
+            Ok(_) if server.registry.is_stopping() => self.machine.shutdown(),
             Ok(0) => self.machine.handle_eof(now),
             Ok(n) => self.machine.handle_received(now, n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

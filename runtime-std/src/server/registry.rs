@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use unstuck_std::hub::lock;
+use crate::hub::lock;
 
 #[derive(Default)]
 struct Inner {
@@ -16,13 +17,16 @@ struct Inner {
 /// Every live connection's socket, and whether the server is stopping.
 ///
 /// Stopping does not touch any connection's machine: it shuts the read side of each socket,
-/// which wakes a reader blocked in `read` with an end of stream; the reader sees
-/// [`Registry::is_stopping`] and tells its machine `shutdown()` instead of `handle_eof()`.
-/// So the thread that owns a machine stays the only one that drives it.
+/// which wakes a reader blocked in `read` with an end of stream; a reader that is not
+/// blocked (the client keeps sending) sees [`Registry::is_stopping`] after its next read.
+/// Either way the reader tells its machine `shutdown()` instead of feeding it. So the
+/// thread that owns a machine stays the only one that drives it.
 #[derive(Default)]
 pub(super) struct Registry {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// `inner.stopping`, readable without the lock: readers check it after every read.
+    stopping: AtomicBool,
 }
 
 /// A connection's place in the registry; dropping it removes the connection.
@@ -55,7 +59,7 @@ impl Registry {
 
     /// Whether the server is stopping.
     pub(super) fn is_stopping(&self) -> bool {
-        lock(&self.inner).stopping
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// Starts the shutdown: no more registrations; every reader wakes up, and writes that
@@ -63,6 +67,7 @@ impl Registry {
     pub(super) fn stop_all(&self, grace: Duration) {
         let mut inner = lock(&self.inner);
         inner.stopping = true;
+        self.stopping.store(true, Ordering::Release);
         for stream in inner.live.values() {
             let _ = stream.set_write_timeout(Some(grace));
             let _ = stream.shutdown(Shutdown::Read);

@@ -3,7 +3,7 @@
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use unstuck_std::hub::{Wake, lock};
+use crate::hub::{Wake, lock};
 
 /// Lets one thread sleep until another has news for it, or a timeout passes.
 ///
