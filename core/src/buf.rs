@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use crate::Misuse;
+use crate::{Closed, Instant, Misuse, Output, Wait};
 
 /// The smallest allocation an input buffer makes.
 const MIN_ALLOC: usize = 512;
@@ -158,6 +158,29 @@ impl OutBuf {
     /// Ends a polling round: pending bytes may be offered again.
     pub(crate) fn new_round(&mut self) {
         self.offered = false;
+    }
+
+    /// The end of every machine's `poll_output`: the pending bytes (once per round), else
+    /// the end once everything is sent, else the round ends and the machine waits for
+    /// `deadline`, and for input while `reading` (not at EOF, room in the buffer).
+    pub(crate) fn finish_poll<E>(
+        &mut self,
+        closing: Option<&Closed>,
+        deadline: Option<Instant>,
+        reading: bool,
+    ) -> Output<'_, E> {
+        if self.offer().is_some() {
+            return Output::Transmit(self.pending());
+        }
+        if let Some(closed) = closing.filter(|_| self.is_empty()) {
+            return Output::Done(closed.clone());
+        }
+        self.new_round();
+        Output::Wait(Wait {
+            deadline,
+            wants_read: closing.is_none() && reading,
+            wants_write: !self.is_empty(),
+        })
     }
 
     pub(crate) fn ack(&mut self, n: usize) -> Result<(), Misuse> {

@@ -9,6 +9,29 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// digit, so one byte tells a native peer from a text or classic one.
 pub(crate) const MAGIC: [u8; 4] = [0xFF, b'U', b'S', b'K'];
 
+/// How far the magic at the start of some input has arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Magic {
+    /// All four bytes are there and right: consume them.
+    Complete,
+    /// The bytes so far are right; more must come.
+    Partial,
+    /// A byte is wrong: not a native peer.
+    Bad,
+}
+
+/// Checks the magic at the start of `data`.
+pub(crate) fn magic(data: &[u8]) -> Magic {
+    let n = data.len().min(MAGIC.len());
+    if data[..n] != MAGIC[..n] {
+        Magic::Bad
+    } else if n < MAGIC.len() {
+        Magic::Partial
+    } else {
+        Magic::Complete
+    }
+}
+
 /// Bytes in a frame header.
 pub(crate) const HEADER_LEN: usize = 5;
 

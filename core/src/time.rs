@@ -8,6 +8,14 @@ use core::time::Duration;
 /// seed-style server may never close, so the wait must be bounded.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// A point in time on the driver's monotonic clock.
 ///
 /// The core never reads a clock: drivers pass the current time into every `handle_*` call.

@@ -6,7 +6,8 @@ use core::time::Duration;
 use crate::buf::{InBuf, OutBuf};
 use crate::frame::{self, HEADER_LEN, MAGIC, MAX_PAYLOAD, PROTOCOL_VERSION, kind, service};
 use crate::gap::Gap;
-use crate::{Closed, ErrorCode, Instant, Misuse, Output, PeerError, Stats, Wait};
+use crate::time::earliest;
+use crate::{Closed, ErrorCode, Instant, Misuse, Output, PeerError, Stats};
 
 /// Longest banner line a native client accepts before the server's HELLO.
 const MAX_BANNER: usize = 1024;
@@ -235,24 +236,10 @@ impl ChatClient {
                 None => break,
             }
         }
-        if self.out.offer().is_some() {
-            return Output::Transmit(self.out.pending());
-        }
-        if let Some(closed) = &self.closing {
-            if self.out.is_empty() {
-                return Output::Done(closed.clone());
-            }
-        }
-        self.out.new_round();
-        let deadline = match (self.gap.deadline(), self.quit_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        Output::Wait(Wait {
-            deadline,
-            wants_read: self.closing.is_none() && !self.eof && self.input.room() > 0,
-            wants_write: !self.out.is_empty(),
-        })
+        let deadline = earliest(self.gap.deadline(), self.quit_until);
+        let reading = !self.eof && self.input.room() > 0;
+        self.out
+            .finish_poll(self.closing.as_ref(), deadline, reading)
     }
 
     fn close(&mut self, code: ErrorCode, by_peer: bool) {
@@ -329,17 +316,15 @@ impl ChatClient {
             self.phase = Phase::Banner;
             return Some(None);
         }
-        let data = self.input.data();
-        let n = data.len().min(MAGIC.len());
-        if data[..n] != MAGIC[..n] {
-            return self.malformed();
+        match frame::magic(self.input.data()) {
+            frame::Magic::Partial => None,
+            frame::Magic::Bad => self.malformed(),
+            frame::Magic::Complete => {
+                self.input.consume(MAGIC.len());
+                self.phase = Phase::Hello;
+                Some(None)
+            }
         }
-        if n < MAGIC.len() {
-            return None;
-        }
-        self.input.consume(MAGIC.len());
-        self.phase = Phase::Hello;
-        Some(None)
     }
 
     /// The payload of the whole frame at the front of the input, if it is all there.

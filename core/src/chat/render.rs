@@ -44,18 +44,7 @@ fn end_text(out: &mut Vec<u8>, form: Form) {
 
 fn push_code(out: &mut Vec<u8>, code: ErrorCode, text: &str) {
     out.extend_from_slice(b"! ");
-    let mut digits = [0u8; 5];
-    let mut n = code.to_u16();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(alloc::format!("{}", code.to_u16()).as_bytes());
     out.push(b' ');
     push_text(out, text);
 }

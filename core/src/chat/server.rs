@@ -9,7 +9,8 @@ use super::{ChatConfig, Form, Mode, ServerMessage};
 use crate::buf::{InBuf, OutBuf};
 use crate::frame::{self, HEADER_LEN, MAGIC, PROTOCOL_VERSION, kind, service};
 use crate::gap::Gap;
-use crate::{Closed, ErrorCode, Instant, Misuse, Output, Stats, Wait};
+use crate::time::earliest;
+use crate::{Closed, ErrorCode, Instant, Misuse, Output, Stats};
 
 /// Something the driver acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -275,6 +276,12 @@ impl ChatServer {
         self.input.consume(all);
     }
 
+    /// Closes for a fault of the client's; the step made progress.
+    fn fatal(&mut self, code: ErrorCode, text: &str) -> Step {
+        self.close(code, true, text);
+        Step::Progress
+    }
+
     fn error(&mut self, code: ErrorCode, text: &str) {
         let form = self.render_form();
         render(self.out.queue(), form, &ServerMessage::Error { code, text });
@@ -289,20 +296,9 @@ impl ChatServer {
                 Step::Idle => break,
             }
         }
-        if self.out.offer().is_some() {
-            return Output::Transmit(self.out.pending());
-        }
-        if let Some(closed) = &self.closing {
-            if self.out.is_empty() {
-                return Output::Done(closed.clone());
-            }
-        }
-        self.out.new_round();
-        Output::Wait(Wait {
-            deadline: self.deadline(),
-            wants_read: self.closing.is_none() && !self.eof && self.input.room() > 0,
-            wants_write: !self.out.is_empty(),
-        })
+        let reading = !self.eof && self.input.room() > 0;
+        self.out
+            .finish_poll(self.closing.as_ref(), self.deadline(), reading)
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -313,10 +309,7 @@ impl ChatServer {
             }
             _ => None,
         };
-        match (idle, gap) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(idle, gap)
     }
 
     fn step(&mut self) -> Step {
@@ -403,18 +396,15 @@ impl ChatServer {
     }
 
     fn step_magic(&mut self) -> Step {
-        let data = self.input.data();
-        let n = data.len().min(MAGIC.len());
-        if data[..n] != MAGIC[..n] {
-            self.close(ErrorCode::Malformed, true, "bad magic");
-            return Step::Progress;
+        match frame::magic(self.input.data()) {
+            frame::Magic::Partial => Step::Idle,
+            frame::Magic::Bad => self.fatal(ErrorCode::Malformed, "bad magic"),
+            frame::Magic::Complete => {
+                self.input.consume(MAGIC.len());
+                self.phase = Phase::NativeHello;
+                Step::Progress
+            }
         }
-        if n < MAGIC.len() {
-            return Step::Idle;
-        }
-        self.input.consume(MAGIC.len());
-        self.phase = Phase::NativeHello;
-        Step::Progress
     }
 
     fn step_hello(&mut self) -> Step {
@@ -422,8 +412,7 @@ impl ChatServer {
             return Step::Idle;
         };
         if h.len > frame::MAX_PAYLOAD {
-            self.close(ErrorCode::TooLarge, true, "frame too long");
-            return Step::Progress;
+            return self.fatal(ErrorCode::TooLarge, "frame too long");
         }
         // Only the three fields are read; extension bytes (room for later versions) are
         // skipped as they arrive, so a long HELLO never has to fit in the buffer.
@@ -435,8 +424,7 @@ impl ChatServer {
         self.input.consume(HEADER_LEN + fields);
         self.skip = u64::from(h.len) - fields as u64;
         let [Some(min), Some(max), Some(svc)] = payload else {
-            self.close(ErrorCode::Malformed, true, "expected HELLO");
-            return Step::Progress;
+            return self.fatal(ErrorCode::Malformed, "expected HELLO");
         };
         if h.kind != kind::HELLO || min == 0 || min > max {
             self.close(
@@ -481,10 +469,7 @@ impl ChatServer {
         };
         let len = h.len as usize;
         match h.kind {
-            _ if h.len > frame::MAX_PAYLOAD => {
-                self.close(ErrorCode::TooLarge, true, "frame too long");
-                Step::Progress
-            }
+            _ if h.len > frame::MAX_PAYLOAD => self.fatal(ErrorCode::TooLarge, "frame too long"),
             kind::SAY if len > self.config.max_message => {
                 self.input.consume(HEADER_LEN);
                 self.skip = u64::from(h.len);
@@ -498,16 +483,12 @@ impl ChatServer {
                 self.stats.bytes_scanned += (HEADER_LEN + len) as u64;
                 if h.kind == kind::BYE {
                     self.input.consume(HEADER_LEN + len);
-                    self.close(ErrorCode::Bye, true, "bye");
-                    return Step::Progress;
+                    return self.fatal(ErrorCode::Bye, "bye");
                 }
                 self.input.consume(HEADER_LEN);
                 self.take_message(len, len)
             }
-            _ => {
-                self.close(ErrorCode::Malformed, true, "unexpected frame");
-                Step::Progress
-            }
+            _ => self.fatal(ErrorCode::Malformed, "unexpected frame"),
         }
     }
 
@@ -608,8 +589,7 @@ impl ChatServer {
             return Step::Progress;
         };
         if text == "q" {
-            self.close(ErrorCode::Bye, true, "bye");
-            return Step::Progress;
+            return self.fatal(ErrorCode::Bye, "bye");
         }
         match self.config.mode {
             // Escape sequences could repaint other members' terminals or fake a notice line.

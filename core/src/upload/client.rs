@@ -8,7 +8,7 @@ use super::validate_name;
 use crate::buf::{InBuf, OutBuf};
 use crate::digest::{Algorithm, BLOCK, Digest, Hasher};
 use crate::frame::{self, HEADER_LEN, MAGIC, MAX_PAYLOAD, PROTOCOL_VERSION, kind, service};
-use crate::{Closed, ErrorCode, Instant, Misuse, Output, PeerError, Stats, Wait};
+use crate::{Closed, ErrorCode, Instant, Misuse, Output, PeerError, Stats};
 
 /// Which form an upload client speaks (and which form a server detected).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -173,18 +173,8 @@ impl UploadClient {
                 return Err(Misuse::WrongState("a classic connection carries one file"));
             }
             UploadForm::Classic => {
-                let mut digits = [0u8; 20];
-                let mut i = digits.len();
-                let mut v = size;
-                loop {
-                    i -= 1;
-                    digits[i] = b'0' + (v % 10) as u8;
-                    v /= 10;
-                    if v == 0 {
-                        break;
-                    }
-                }
-                self.out.queue().extend_from_slice(&digits[i..]);
+                let digits = alloc::format!("{size}");
+                self.out.queue().extend_from_slice(digits.as_bytes());
                 None
             }
         };
@@ -298,24 +288,14 @@ impl UploadClient {
                 None => break,
             }
         }
-        if self.out.offer().is_some() {
-            return Output::Transmit(self.out.pending());
-        }
-        if let Some(closed) = &self.closing {
-            if self.out.is_empty() {
-                return Output::Done(closed.clone());
-            }
-        }
-        self.out.new_round();
-        Output::Wait(Wait {
-            deadline: match self.transfer {
-                // Not started yet: ask for the time at once.
-                Transfer::Ending { until } => Some(until.unwrap_or(self.now)),
-                _ => None,
-            },
-            wants_read: self.closing.is_none() && !self.eof && self.input.room() > 0,
-            wants_write: !self.out.is_empty(),
-        })
+        let deadline = match self.transfer {
+            // Not started yet: ask for the time at once.
+            Transfer::Ending { until } => Some(until.unwrap_or(self.now)),
+            _ => None,
+        };
+        let reading = !self.eof && self.input.room() > 0;
+        self.out
+            .finish_poll(self.closing.as_ref(), deadline, reading)
     }
 
     fn close(&mut self, code: ErrorCode) -> Option<Option<UploadClientEvent>> {
@@ -350,17 +330,15 @@ impl UploadClient {
     }
 
     fn step_magic(&mut self) -> Option<Option<UploadClientEvent>> {
-        let data = self.input.data();
-        let n = data.len().min(MAGIC.len());
-        if data[..n] != MAGIC[..n] {
-            return self.close(ErrorCode::Malformed);
+        match frame::magic(self.input.data()) {
+            frame::Magic::Partial => None,
+            frame::Magic::Bad => self.close(ErrorCode::Malformed),
+            frame::Magic::Complete => {
+                self.input.consume(MAGIC.len());
+                self.read = Read::Hello;
+                Some(None)
+            }
         }
-        if n < MAGIC.len() {
-            return None;
-        }
-        self.input.consume(MAGIC.len());
-        self.read = Read::Hello;
-        Some(None)
     }
 
     fn step_frame(&mut self) -> Option<Option<UploadClientEvent>> {

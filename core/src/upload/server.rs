@@ -9,7 +9,8 @@ use crate::buf::{InBuf, OutBuf};
 use crate::digest::{Algorithm, Checkpoint, Digest, Hasher};
 use crate::frame::{self, HEADER_LEN, MAGIC, PROTOCOL_VERSION, kind, service};
 use crate::gap::Gap;
-use crate::{Closed, ErrorCode, Instant, Misuse, Output, Stats, Wait};
+use crate::time::earliest;
+use crate::{Closed, ErrorCode, Instant, Misuse, Output, Stats};
 
 /// The ACK of the classic form: it exists only to keep the size apart from the data.
 pub(crate) const CLASSIC_ACK: &[u8; 4] = b"1001";
@@ -414,15 +415,6 @@ impl UploadServer {
                 }
             }
         }
-        if self.out.offer().is_some() {
-            return Output::Transmit(self.out.pending());
-        }
-        if let Some(closed) = &self.closing {
-            if self.out.is_empty() {
-                return Output::Done(closed.clone());
-            }
-        }
-        self.out.new_round();
         let gap = match self.phase {
             Phase::Detecting | Phase::ClassicSize { .. } => self.gap.deadline(),
             _ => None,
@@ -430,14 +422,9 @@ impl UploadServer {
         let stall = self
             .waits_for_client()
             .then(|| self.last_activity + self.config.stall_timeout);
-        Output::Wait(Wait {
-            deadline: match (gap, stall) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
-            wants_read: self.closing.is_none() && !self.eof && self.input.room() > 0,
-            wants_write: !self.out.is_empty(),
-        })
+        let reading = !self.eof && self.input.room() > 0;
+        self.out
+            .finish_poll(self.closing.as_ref(), earliest(gap, stall), reading)
     }
 
     fn step(&mut self) -> Step {
@@ -533,18 +520,15 @@ impl UploadServer {
     }
 
     fn step_magic(&mut self) -> Step {
-        let data = self.input.data();
-        let n = data.len().min(MAGIC.len());
-        if data[..n] != MAGIC[..n] {
-            self.close(ErrorCode::Malformed, true, "bad magic");
-            return Step::Progress;
+        match frame::magic(self.input.data()) {
+            frame::Magic::Partial => Step::Idle,
+            frame::Magic::Bad => self.fatal(ErrorCode::Malformed, "bad magic"),
+            frame::Magic::Complete => {
+                self.input.consume(MAGIC.len());
+                self.phase = Phase::Hello;
+                Step::Progress
+            }
         }
-        if n < MAGIC.len() {
-            return Step::Idle;
-        }
-        self.input.consume(MAGIC.len());
-        self.phase = Phase::Hello;
-        Step::Progress
     }
 
     fn step_hello(&mut self) -> Step {
