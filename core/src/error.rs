@@ -95,6 +95,17 @@ impl ErrorCode {
             .map(|(c, _, _)| *c)
     }
 
+    /// The code for a number from the wire, classed by its hundreds when this version does
+    /// not know it (spec 10): 2xx is a normal end, 4xx the client's fault, anything else the
+    /// server's.
+    pub fn from_u16_or_class(n: u16) -> ErrorCode {
+        Self::from_u16(n).unwrap_or(match n / 100 {
+            2 => ErrorCode::Bye,
+            4 => ErrorCode::Malformed,
+            _ => ErrorCode::Internal,
+        })
+    }
+
     /// A short English description, used when no other text is given.
     pub fn describe(self) -> &'static str {
         Self::TABLE

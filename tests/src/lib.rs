@@ -1,7 +1,9 @@
 //! Shared helpers for unstuck's conformance, property and simulation suites.
 //!
+//! - [`drive`]: run a core machine until it waits, collecting what it sent and the events.
 //! - [`sim`]: a seeded in-memory network between a client and a server core, on a virtual clock.
 //! - [`vectors`]: the reader of `spec/vectors/*.vec`.
 
+pub mod drive;
 pub mod sim;
 pub mod vectors;

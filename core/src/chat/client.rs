@@ -303,7 +303,7 @@ impl ChatClient {
         self.scanned = 0;
         // A server at its connection limit answers `! 503 ...` instead of the banner.
         if let Some(e) = parse_error_line(&text) {
-            self.close(e.code().unwrap_or(ErrorCode::Malformed), true);
+            self.close(ErrorCode::from_u16_or_class(e.number), true);
             return Some(Some(ClientEvent::Error(e)));
         }
         self.phase = Phase::Magic;
@@ -379,7 +379,7 @@ impl ChatClient {
             let ClientEvent::Error(e) = &event else {
                 return self.malformed();
             };
-            let code = e.code().unwrap_or(ErrorCode::Malformed);
+            let code = ErrorCode::from_u16_or_class(e.number);
             self.close(code, true);
             if code == ErrorCode::Bye {
                 return Some(None);

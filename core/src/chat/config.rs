@@ -3,6 +3,8 @@
 use alloc::string::String;
 use core::time::Duration;
 
+use crate::Misuse;
+
 /// What the server does with messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -62,6 +64,40 @@ impl ChatConfig {
     pub const SEED_BANNER: &'static str = "欢迎来到简单的聊天室..";
     /// The most the spec allows for the quiet gap.
     pub const MAX_QUIET_GAP: Duration = Duration::from_millis(200);
+
+    /// Longest banner text, in bytes: with its LF the line fits the 1024 bytes a native
+    /// client reads before the magic.
+    pub const MAX_BANNER: usize = 1023;
+
+    /// Checks what the spec constrains: the banner is one line (no CR or LF) of at most
+    /// [`ChatConfig::MAX_BANNER`] bytes that does not start with `!` (which would read as an
+    /// error line), and the quiet gap is at most [`ChatConfig::MAX_QUIET_GAP`].
+    pub fn validate(&self) -> Result<(), Misuse> {
+        if self.banner.len() > Self::MAX_BANNER
+            || self.banner.contains(['\n', '\r'])
+            || self.banner.starts_with('!')
+        {
+            return Err(Misuse::InvalidArgument(
+                "the banner is one line of at most 1023 bytes, not starting with '!'",
+            ));
+        }
+        if self.quiet_gap > Self::MAX_QUIET_GAP {
+            return Err(Misuse::InvalidArgument("the quiet gap is at most 200 ms"));
+        }
+        Ok(())
+    }
+
+    /// The banner as sent: what [`ChatConfig::validate`] allows of it. A server never sends
+    /// a banner that would break the wire, whatever it was given.
+    pub(crate) fn banner_line(&self) -> &str {
+        let line = self.banner.split(['\n', '\r']).next().unwrap_or("");
+        let line = line.trim_start_matches('!');
+        let mut end = line.len().min(Self::MAX_BANNER);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        &line[..end]
+    }
 
     /// The default settings in the given mode.
     pub fn new(mode: Mode) -> Self {

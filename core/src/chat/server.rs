@@ -110,9 +110,8 @@ impl ChatServer {
             stats: Stats::default(),
             config,
         };
-        let banner = conn.config.banner.clone();
         let q = conn.out.queue();
-        q.extend_from_slice(banner.as_bytes());
+        q.extend_from_slice(conn.config.banner_line().as_bytes());
         q.push(b'\n');
         conn
     }
@@ -341,7 +340,9 @@ impl ChatServer {
             return self.take_message(n, n);
         }
         // The client has gone: finish what is queued for it, but add no last word.
-        let cut = !self.input.is_empty() || self.skip > 0 || self.phase == Phase::NativeMagic;
+        let cut = !self.input.is_empty()
+            || self.skip > 0
+            || matches!(self.phase, Phase::NativeMagic | Phase::NativeHello);
         self.closing = Some(Closed {
             code: if cut {
                 ErrorCode::Malformed
@@ -363,35 +364,19 @@ impl ChatServer {
         Step::Event(ServerEvent::Detected(form))
     }
 
+    /// Until a message ends, the form is open. Whatever ends the first message decides it,
+    /// an LF (line) or a quiet gap (classic), even when that message was too long and is
+    /// being discarded: so the decision never depends on how the bytes were split into reads.
     fn step_detecting(&mut self) -> Step {
-        match self.input.data().first() {
-            None if self.gap.first().is_some() => {
-                // Silence after bytes that were all thrown away: the discarded message ended.
-                self.gap.pop();
-                self.discarding = false;
-                Step::Progress
-            }
-            None => Step::Idle,
-            Some(&0xFF) if !self.discarding => {
+        match self.input.data().first().copied() {
+            Some(0xFF) if !self.discarding => {
                 self.phase = Phase::NativeMagic;
                 self.stop_gap();
                 Step::Progress
             }
-            Some(_) => {
-                if let Some(end) = self.find_lf() {
-                    if self.discarding {
-                        return self.take_message(end, end + 1);
-                    }
-                    return self.detected(Form::Line);
-                }
-                if self.gap.first().is_some() {
-                    if self.discarding {
-                        return self.step_classic();
-                    }
-                    return self.detected(Form::Classic);
-                }
-                self.check_overflow()
-            }
+            _ if self.find_lf().is_some() => self.detected(Form::Line),
+            _ if self.gap.first().is_some() => self.detected(Form::Classic),
+            _ => self.check_overflow(),
         }
     }
 

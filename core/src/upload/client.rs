@@ -378,7 +378,7 @@ impl UploadClient {
             return self.close(ErrorCode::Malformed);
         };
         if let UploadClientEvent::Error(e) = &event {
-            self.close(e.code().unwrap_or(ErrorCode::Malformed));
+            self.close(ErrorCode::from_u16_or_class(e.number));
         }
         Some(Some(event))
     }
@@ -410,7 +410,9 @@ impl UploadClient {
                 let remote = Digest::new(Algorithm::from_wire(alg)?, d)?;
                 Some(match k {
                     kind::VERIFIED if remote == local => UploadClientEvent::Verified(remote),
+                    // VERIFIED must repeat our digest; MISMATCH must be of the same algorithm.
                     kind::VERIFIED => return None,
+                    _ if remote.algorithm() != local.algorithm() => return None,
                     _ => UploadClientEvent::Mismatch { local, remote },
                 })
             }
@@ -473,7 +475,7 @@ impl UploadClient {
         let number = words.next().and_then(|w| w.parse().ok()).unwrap_or(400);
         let text = words.next().unwrap_or("").into();
         self.input.consume(end);
-        self.close(ErrorCode::from_u16(number).unwrap_or(ErrorCode::Malformed));
+        self.close(ErrorCode::from_u16_or_class(number));
         let e = PeerError { number, text };
         // Before the ack it refuses the offer; after the body it reports a failure to store.
         Some(Some(match self.transfer {

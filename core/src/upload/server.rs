@@ -445,7 +445,8 @@ impl UploadServer {
             // The seed's client closes right after its last byte: EOF must not preempt the
             // driver's answer to an offer or its storing of a complete file.
             Step::Idle if self.eof && self.waits_for_client() => {
-                let cut = !self.input.is_empty() || !matches!(self.phase, Phase::AwaitOffer);
+                let between = matches!(self.phase, Phase::AwaitOffer | Phase::Detecting);
+                let cut = !self.input.is_empty() || !between;
                 self.finish(if cut {
                     ErrorCode::Malformed
                 } else {

@@ -1,0 +1,279 @@
+//! [`Machine`] for the four core machines, with the simple answers a driver gives.
+
+use std::collections::VecDeque;
+
+use unstuck_core::chat::{ChatClient, ChatServer, ClientEvent, ServerEvent, ServerMessage};
+use unstuck_core::digest::{Algorithm, Digest};
+use unstuck_core::upload::{
+    Complete, Offer, UploadClient, UploadClientEvent, UploadEvent, UploadForm, UploadServer,
+};
+use unstuck_core::{Instant, Misuse, Stats};
+
+use super::{Bytes, Machine, Polled, Writer, polled};
+
+/// Reports what the writer took of a transmit, if one was written.
+fn ack(written: Option<usize>, handle_sent: impl FnOnce(usize) -> Result<(), Misuse>) {
+    if let Some(n) = written {
+        handle_sent(n).expect("the driver acknowledges at most what was offered");
+    }
+}
+
+/// Copies what fits of `data` into a machine's `recv_buf`; returns how much.
+fn copy_into(buf: &mut [u8], data: &[u8]) -> usize {
+    let n = buf.len().min(data.len());
+    buf[..n].copy_from_slice(&data[..n]);
+    n
+}
+
+/// Room mode: the driver passes each message back as if the room had delivered it from
+/// `guest-1`, so room transcripts contain MESSAGE frames and `nick: text` lines.
+impl Machine for ChatServer {
+    type Event = ServerEvent;
+
+    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
+        self.handle_input(now, data)
+    }
+    fn input_in_place(&mut self, now: Instant, data: &[u8]) -> usize {
+        let n = copy_into(self.recv_buf(), data);
+        self.handle_received(now, n);
+        n
+    }
+    fn eof(&mut self, now: Instant) {
+        self.handle_eof(now);
+    }
+    fn timeout(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+    fn stats(&self) -> Stats {
+        ChatServer::stats(self)
+    }
+    fn poll(&mut self, w: &mut Writer) -> Polled<ServerEvent> {
+        let (p, written) = polled(self.poll_output(), w, |e| e);
+        ack(written, |n| self.handle_sent(n));
+        p
+    }
+    fn react(&mut self, event: &ServerEvent, _w: &mut Writer) {
+        if let ServerEvent::Message(text) = event {
+            let msg = ServerMessage::Message {
+                from: "guest-1",
+                text,
+            };
+            self.send(&msg)
+                .expect("the form is known once a message arrives");
+        }
+    }
+}
+
+impl Machine for ChatClient {
+    type Event = ClientEvent;
+
+    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
+        self.handle_input(now, data)
+    }
+    fn eof(&mut self, now: Instant) {
+        self.handle_eof(now);
+    }
+    fn timeout(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+    fn stats(&self) -> Stats {
+        ChatClient::stats(self)
+    }
+    fn poll(&mut self, w: &mut Writer) -> Polled<ClientEvent> {
+        let (p, written) = polled(self.poll_output(), w, |e| e);
+        ack(written, |n| self.handle_sent(n));
+        p
+    }
+}
+
+/// An owned [`UploadEvent`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UploadRecord {
+    /// `UploadEvent::Detected`.
+    Detected(UploadForm),
+    /// `UploadEvent::Offer`; the driver accepts it (fresh, no resume).
+    Offer(Offer),
+    /// `UploadEvent::Body`, adjacent slices merged.
+    Body(Bytes),
+    /// `UploadEvent::Complete`; the driver confirms it stored the file.
+    Complete(Complete),
+    /// `UploadEvent::Mismatch`.
+    Mismatch {
+        /// The client's digest.
+        expected: Digest,
+        /// The server's.
+        actual: Digest,
+    },
+}
+
+impl UploadRecord {
+    fn of(e: UploadEvent<'_>) -> Self {
+        match e {
+            UploadEvent::Detected(f) => UploadRecord::Detected(f),
+            UploadEvent::Offer(o) => UploadRecord::Offer(o),
+            UploadEvent::Body(b) => UploadRecord::Body(Bytes(b.to_vec())),
+            UploadEvent::Complete(c) => UploadRecord::Complete(c),
+            UploadEvent::Mismatch { expected, actual } => {
+                UploadRecord::Mismatch { expected, actual }
+            }
+            other => panic!("an upload event this driver does not know: {other:?}"),
+        }
+    }
+}
+
+/// The driver accepts every offer as a new file and confirms every completed one as stored.
+impl Machine for UploadServer {
+    type Event = UploadRecord;
+
+    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
+        self.handle_input(now, data)
+    }
+    fn input_in_place(&mut self, now: Instant, data: &[u8]) -> usize {
+        let n = copy_into(self.recv_buf(), data);
+        self.handle_received(now, n);
+        n
+    }
+    fn eof(&mut self, now: Instant) {
+        self.handle_eof(now);
+    }
+    fn timeout(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+    fn stats(&self) -> Stats {
+        UploadServer::stats(self)
+    }
+    fn poll(&mut self, w: &mut Writer) -> Polled<UploadRecord> {
+        let (p, written) = polled(self.poll_output(), w, UploadRecord::of);
+        ack(written, |n| self.handle_sent(n));
+        p
+    }
+    fn react(&mut self, event: &UploadRecord, _w: &mut Writer) {
+        match event {
+            UploadRecord::Offer(_) => self.accept(None).expect("an offer is pending"),
+            UploadRecord::Complete(_) => self.confirm_stored().expect("a file is complete"),
+            _ => {}
+        }
+    }
+    fn merge(last: &mut UploadRecord, next: &UploadRecord) -> bool {
+        match (last, next) {
+            (UploadRecord::Body(a), UploadRecord::Body(b)) => {
+                a.0.extend_from_slice(&b.0);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A file an [`Uploader`] offers and sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileToSend {
+    /// The name offered (ignored by the classic form).
+    pub name: String,
+    /// The digest algorithm offered.
+    pub algorithm: Algorithm,
+    /// The contents.
+    pub body: Vec<u8>,
+}
+
+/// An [`UploadClient`] with a list of files: it offers them one after the other (the first at
+/// once), feeds each accepted body whole as soon as nothing else is pending, and moves to the
+/// next file after each REJECT, VERIFIED or MISMATCH.
+#[derive(Debug)]
+pub struct Uploader {
+    client: UploadClient,
+    form: UploadForm,
+    files: VecDeque<FileToSend>,
+    /// The body of the file on offer.
+    body: Vec<u8>,
+    /// Accepted and not yet fed.
+    feed: bool,
+}
+
+impl Uploader {
+    /// A client created at `now` that will send `files`.
+    pub fn new(form: UploadForm, now: Instant, files: Vec<FileToSend>) -> Self {
+        let mut u = Uploader {
+            client: UploadClient::new(form, now),
+            form,
+            files: files.into(),
+            body: Vec::new(),
+            feed: false,
+        };
+        u.offer_next();
+        u
+    }
+
+    /// The client.
+    pub fn client(&self) -> &UploadClient {
+        &self.client
+    }
+
+    fn offer_next(&mut self) {
+        let Some(f) = self.files.pop_front() else {
+            return;
+        };
+        self.client
+            .offer(&f.name, f.body.len() as u64, f.algorithm)
+            .expect("the test offers valid files when no transfer is under way");
+        self.body = f.body;
+    }
+
+    /// Feeds the accepted body if the client has no transmit pending; true if it did.
+    fn try_feed(&mut self, w: &mut Writer) -> bool {
+        if !self.feed || self.client.remaining() == 0 {
+            self.feed = false;
+            return false;
+        }
+        match self.client.feed(&self.body) {
+            Ok(send) => {
+                w.direct(send);
+                self.feed = false;
+                true
+            }
+            Err(Misuse::WrongState(_)) => false,
+            Err(e) => panic!("feeding the accepted body: {e}"),
+        }
+    }
+}
+
+impl Machine for Uploader {
+    type Event = UploadClientEvent;
+
+    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
+        self.client.handle_input(now, data)
+    }
+    fn eof(&mut self, now: Instant) {
+        self.client.handle_eof(now);
+    }
+    fn timeout(&mut self, now: Instant) {
+        self.client.handle_timeout(now);
+    }
+    fn stats(&self) -> Stats {
+        self.client.stats()
+    }
+    fn poll(&mut self, w: &mut Writer) -> Polled<UploadClientEvent> {
+        let (p, written) = polled(self.client.poll_output(), w, |e| e);
+        ack(written, |n| self.client.handle_sent(n));
+        p
+    }
+    fn react(&mut self, event: &UploadClientEvent, w: &mut Writer) {
+        match event {
+            UploadClientEvent::Accepted { .. } => {
+                self.feed = true;
+                self.try_feed(w);
+            }
+            UploadClientEvent::Rejected(_)
+            | UploadClientEvent::Verified(_)
+            | UploadClientEvent::Mismatch { .. }
+                if self.form == UploadForm::Native =>
+            {
+                self.offer_next();
+            }
+            _ => {}
+        }
+    }
+    fn idle(&mut self, w: &mut Writer) -> bool {
+        self.try_feed(w)
+    }
+}
