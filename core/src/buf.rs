@@ -188,6 +188,11 @@ impl OutBuf {
         if n > pending {
             return Err(Misuse::AckBeyondPending { acked: n, pending });
         }
+        // Nothing written means the socket is full: offering the same bytes again at once would
+        // make a driver spin, so they come back only after the next `Wait`.
+        if n == 0 {
+            return Ok(());
+        }
         self.offered = false;
         self.sent += n;
         if self.sent == self.buf.len() {
