@@ -134,6 +134,13 @@ impl ChatServer {
         self.closing.is_some()
     }
 
+    /// Why the connection is ending, once that is decided (before [`Output::Done`] says it,
+    /// which waits for the last bytes to be sent): for a driver that gives up on a client
+    /// that does not read them.
+    pub fn closing_reason(&self) -> Option<&Closed> {
+        self.closing.as_ref()
+    }
+
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
         self.gap.tick(self.now);

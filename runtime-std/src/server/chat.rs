@@ -268,7 +268,10 @@ impl Writer<'_> {
                         .closing_since
                         .is_some_and(|t| t.elapsed() > CLOSE_GRACE)
                     {
-                        return Err("gave up: the client does not read".into());
+                        // Log the machine's reason (e.g. 450), not only that delivery failed.
+                        let why = lock(&self.shared.machine).closing_reason().cloned();
+                        let why = why.map_or_else(String::new, |c| format!("{c}; "));
+                        return Err(format!("{why}gave up: the client does not read"));
                     }
                     // Back to polling: timers may have fired, more may be queued.
                     return Ok(());
