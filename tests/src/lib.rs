@@ -4,6 +4,7 @@
 //! - [`sim`]: a seeded in-memory network between a client and a server core, on a virtual clock.
 //! - [`vectors`]: the reader of `spec/vectors/*.vec`.
 
+pub mod conformance;
 pub mod drive;
 pub mod sim;
 pub mod vectors;
