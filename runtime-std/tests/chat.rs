@@ -30,39 +30,6 @@ fn nc_style_line_chat() {
 }
 
 #[test]
-fn three_messages_in_one_write_and_one_split_byte_by_byte() {
-    let (_tmp, server) = server(&[]);
-    let mut s = connect(server.chat);
-    assert_eq!(read_line(&mut s), WELCOME);
-    write(&mut s, b"one\ntwo\r\nthree\n");
-    for word in ["one", "two", "three"] {
-        assert_eq!(read_line(&mut s), format!("{word},你好"));
-    }
-    for b in "再见 split\n".as_bytes() {
-        write(&mut s, &[*b]);
-    }
-    assert_eq!(read_line(&mut s), "再见 split,你好");
-
-    // The native form: handshake and three SAY frames, every byte in its own write.
-    let mut n = connect(server.chat);
-    let mut bytes = native::hello(1);
-    for word in ["a", "bb", "ccc"] {
-        bytes.extend(native::frame(0x10, word.as_bytes()));
-    }
-    for b in &bytes {
-        write(&mut n, &[*b]);
-    }
-    assert_eq!(read_line(&mut n), WELCOME);
-    native::read_hello(&mut n);
-    for word in ["a", "bb", "ccc"] {
-        assert_eq!(
-            native::read_frame(&mut n),
-            (0x21, format!("{word},你好").into_bytes())
-        );
-    }
-}
-
-#[test]
 fn the_seed_chat_client_works_unchanged() {
     let (_tmp, server) = server(&[]);
     let mut s = connect(server.chat);
@@ -75,27 +42,6 @@ fn the_seed_chat_client_works_unchanged() {
     assert_eq!(read_to_end(&mut s), b"");
     drop(s);
     server.wait_log(&["close", "form=\"classic\""]);
-}
-
-#[test]
-fn a_room_broadcasts_to_the_others() {
-    let (_tmp, server) = server(&["--chat-mode", "room"]);
-    let mut a = connect(server.chat);
-    assert_eq!(read_line(&mut a), WELCOME);
-    write(&mut a, b"anyone?\n");
-    assert_eq!(read_line(&mut a), "* you are guest-1");
-    let mut b = connect(server.chat);
-    assert_eq!(read_line(&mut b), WELCOME);
-    write(&mut b, b"/nick bob\n");
-    assert_eq!(read_line(&mut b), "* you are guest-2");
-    assert_eq!(read_line(&mut b), "* guest-2 is now bob");
-    assert_eq!(read_line(&mut a), "* guest-2 joined");
-    assert_eq!(read_line(&mut a), "* guest-2 is now bob");
-    write(&mut a, b"hi bob\nhow are you\n");
-    assert_eq!(read_line(&mut b), "guest-1: hi bob");
-    assert_eq!(read_line(&mut b), "guest-1: how are you");
-    write(&mut b, b"q\n");
-    assert_eq!(read_line(&mut a), "* bob left");
 }
 
 #[test]
@@ -132,19 +78,6 @@ fn a_room_member_that_does_not_read_is_dropped_not_waited_for() {
     write(&mut c, b"hello\n");
     assert_eq!(read_line(&mut a), "* guest-3 joined");
     assert_eq!(read_line(&mut a), "guest-3: hello");
-}
-
-#[test]
-fn over_the_limit_a_client_is_told_busy() {
-    let (_tmp, server) = server(&["--max-conns", "1"]);
-    let mut first = connect(server.chat);
-    assert_eq!(read_line(&mut first), WELCOME);
-    let mut second = connect(server.chat);
-    let reply = String::from_utf8(read_to_end(&mut second)).unwrap();
-    assert!(reply.starts_with("! 503 "), "{reply:?}");
-    // The first one is still served.
-    write(&mut first, b"still here\n");
-    assert_eq!(read_line(&mut first), "still here,你好");
 }
 
 #[test]

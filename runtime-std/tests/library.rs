@@ -240,35 +240,3 @@ fn files_go_up_natively_and_classically() {
     assert_eq!(fs::read(dir.join(&stored[0])).unwrap(), data);
     server.stop();
 }
-
-#[test]
-fn an_upload_cut_by_a_stop_resumes_on_the_next_server() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("up");
-    let data = pattern(6 * BLOCK as usize + 5, 2);
-    let file = tmp.path().join("big.bin");
-    fs::write(&file, &data).unwrap();
-
-    // The stop comes from the sender's own progress callback, in the middle of the body.
-    let server = Running::start(&dir, &[]);
-    let stopper = server.stopper.clone();
-    let cut = send_file(server.upload, &file, &SendOptions::default(), |p| {
-        if p.done >= 3 * BLOCK {
-            stopper.stop();
-        }
-    });
-    match cut {
-        Err(SendError::Closed(Some(e))) => assert_eq!(e.number, 520, "{e}"),
-        Err(SendError::Closed(None) | SendError::Io(_)) => {}
-        other => panic!("{other:?}"),
-    }
-    server.stop();
-    assert!(!dir.join("big.bin").exists());
-
-    let server = Running::start(&dir, &[]);
-    let sent = send_file(server.upload, &file, &SendOptions::default(), |_| {}).unwrap();
-    assert_eq!(sent.resumed_from % BLOCK, 0);
-    assert_eq!(sent.digest.unwrap().to_string(), digest(&data));
-    assert_eq!(fs::read(dir.join("big.bin")).unwrap(), data);
-    server.stop();
-}
