@@ -8,7 +8,6 @@ use unstuck_core::chat::{ChatClient, ChatClientConfig, ClientEvent};
 use unstuck_core::{Closed, Output, Wait};
 
 use super::Pipe;
-use crate::link::Ready;
 
 /// One chat connection, native by default (or classic, for a seed-style server).
 ///
@@ -151,16 +150,8 @@ impl ChatSession {
     }
 
     async fn wait(&mut self, w: Wait) -> io::Result<()> {
-        let w = Wait {
-            wants_read: w.wants_read && !self.pipe.eof,
-            ..w
-        };
-        match self.pipe.link.wait(w, [None, None]).await? {
-            Ready::Read => {
-                self.pipe.fill()?;
-            }
-            Ready::Timer => self.m.handle_timeout(self.pipe.link.now()),
-            Ready::Write | Ready::Wake(_) => {}
+        if self.pipe.wait(w).await? {
+            self.m.handle_timeout(self.pipe.link.now());
         }
         Ok(())
     }

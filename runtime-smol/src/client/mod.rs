@@ -16,7 +16,9 @@ use std::io;
 use async_net::AsyncToSocketAddrs;
 use unstuck_std::clock::Clock;
 
-use crate::link::Link;
+use unstuck_core::Wait;
+
+use crate::link::{Link, Ready};
 
 pub use chat::ChatSession;
 pub use send::{Progress, SendError, SendOptions, Sent, UploadSession, send_file};
@@ -54,6 +56,23 @@ impl Pipe {
             }
         }
         Err(last)
+    }
+
+    /// Waits as the machine's `w` says (never for input after EOF) and reads what arrived.
+    /// True when the deadline came: the caller hands its machine the time.
+    async fn wait(&mut self, w: Wait) -> io::Result<bool> {
+        let w = Wait {
+            wants_read: w.wants_read && !self.eof,
+            ..w
+        };
+        Ok(match self.link.wait(w, [None, None]).await? {
+            Ready::Read => {
+                self.fill()?;
+                false
+            }
+            Ready::Timer => true,
+            Ready::Write | Ready::Wake(_) => false,
+        })
     }
 
     /// Bytes read and not yet taken by the machine.

@@ -75,7 +75,7 @@ impl UploadSession {
             match self.next_event().await? {
                 UploadClientEvent::Ready { .. } => {}
                 UploadClientEvent::Accepted { offset } => break offset,
-                other => return Err(failure(other)),
+                other => return Err(SendError::from_event(other)),
             }
         };
         let mut p = Progress {
@@ -113,7 +113,7 @@ impl UploadSession {
         } else {
             match self.next_event().await? {
                 UploadClientEvent::Verified(d) => Some(d),
-                other => return Err(failure(other)),
+                other => return Err(SendError::from_event(other)),
             }
         };
         Ok(Sent {
@@ -225,16 +225,8 @@ impl UploadSession {
                 Output::Wait(w) => w,
                 Output::Done(_) => return Err(SendError::Closed(None)),
             };
-            let w = Wait {
-                wants_read: w.wants_read && !self.pipe.eof,
-                ..w
-            };
-            match self.pipe.link.wait(w, [None, None]).await? {
-                Ready::Read => {
-                    self.pipe.fill()?;
-                }
-                Ready::Timer => self.m.handle_timeout(self.pipe.link.now()),
-                Ready::Write | Ready::Wake(_) => {}
+            if self.pipe.wait(w).await? {
+                self.m.handle_timeout(self.pipe.link.now());
             }
         }
     }
@@ -242,17 +234,4 @@ impl UploadSession {
 
 fn is_classic(options: &SendOptions) -> bool {
     options.form == UploadForm::Classic
-}
-
-/// The error an unexpected event stands for.
-fn failure(event: UploadClientEvent) -> SendError {
-    match event {
-        UploadClientEvent::Rejected(e) => SendError::Rejected(e),
-        UploadClientEvent::Mismatch { local, remote } => SendError::Mismatch { local, remote },
-        UploadClientEvent::Error(e) => SendError::Closed(Some(e)),
-        other => SendError::Io(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unexpected answer from the server: {other:?}"),
-        )),
-    }
 }

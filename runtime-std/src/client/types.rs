@@ -8,7 +8,7 @@ use std::path::Path;
 
 use unstuck_core::PeerError;
 use unstuck_core::digest::{Algorithm, Digest};
-use unstuck_core::upload::UploadForm;
+use unstuck_core::upload::{UploadClientEvent, UploadForm};
 
 /// How to send a file.
 #[derive(Clone, Debug, Default)]
@@ -81,6 +81,22 @@ pub enum SendError {
     Io(io::Error),
     /// The file could not be opened or read (or changed size while it was sent).
     File(io::Error),
+}
+
+impl SendError {
+    /// The error an upload client's event stands for where another event was expected
+    /// (a refusal, a mismatch, a CLOSE, or an answer that does not fit).
+    pub fn from_event(event: UploadClientEvent) -> SendError {
+        match event {
+            UploadClientEvent::Rejected(e) => SendError::Rejected(e),
+            UploadClientEvent::Mismatch { local, remote } => SendError::Mismatch { local, remote },
+            UploadClientEvent::Error(e) => SendError::Closed(Some(e)),
+            other => SendError::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected answer from the server: {other:?}"),
+            )),
+        }
+    }
 }
 
 impl fmt::Display for SendError {

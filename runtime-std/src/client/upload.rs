@@ -83,19 +83,6 @@ fn misuse(e: Misuse) -> SendError {
     SendError::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
-/// The error an event stands for where another was expected.
-fn failure(event: UploadClientEvent) -> SendError {
-    match event {
-        UploadClientEvent::Rejected(e) => SendError::Rejected(e),
-        UploadClientEvent::Mismatch { local, remote } => SendError::Mismatch { local, remote },
-        UploadClientEvent::Error(e) => SendError::Closed(Some(e)),
-        other => SendError::Io(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unexpected answer from the server: {other:?}"),
-        )),
-    }
-}
-
 impl UploadSession {
     /// Connects; the native handshake goes out with the first offer.
     pub fn connect(addr: impl ToSocketAddrs, form: UploadForm) -> io::Result<Self> {
@@ -127,7 +114,7 @@ impl UploadSession {
             .map_err(misuse)?;
         let offset = match self.next_event()? {
             UploadClientEvent::Accepted { offset } => offset,
-            other => return Err(failure(other)),
+            other => return Err(SendError::from_event(other)),
         };
         progress(Progress {
             done: offset,
@@ -142,7 +129,7 @@ impl UploadSession {
         } else {
             match self.next_event()? {
                 UploadClientEvent::Verified(d) => Some(d),
-                other => return Err(failure(other)),
+                other => return Err(SendError::from_event(other)),
             }
         };
         Ok(Sent {
@@ -264,7 +251,7 @@ impl UploadSession {
     fn expect_no_event(&mut self) -> Result<(), SendError> {
         match self.pump()? {
             Step::Wait(_) => Ok(()),
-            Step::Event(e) => Err(failure(e)),
+            Step::Event(e) => Err(SendError::from_event(e)),
             Step::Done(c) if c.code == ErrorCode::Bye && !c.by_peer => Ok(()),
             Step::Done(_) => Err(SendError::Closed(None)),
         }
@@ -327,7 +314,7 @@ impl UploadSession {
         let _ = self.stream.shutdown(Shutdown::Write);
         loop {
             match self.pump()? {
-                Step::Event(e) => return Err(failure(e)),
+                Step::Event(e) => return Err(SendError::from_event(e)),
                 Step::Wait(w) => self.receive(&w, ANSWER_TIMEOUT)?,
                 Step::Done(c) if c.code == ErrorCode::Bye => {
                     if !c.by_peer {
