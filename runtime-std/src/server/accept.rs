@@ -33,7 +33,9 @@ impl Service {
 /// One accepted connection, handed to its thread.
 pub(super) struct Conn {
     pub(super) server: Arc<State>,
-    pub(super) stream: TcpStream,
+    /// One descriptor shared by the connection's threads and the shutdown registry
+    /// (`&TcpStream` reads and writes), so a connection costs one file descriptor.
+    pub(super) stream: Arc<TcpStream>,
     pub(super) peer: SocketAddr,
     pub(super) id: u64,
     _permit: Permit,
@@ -72,6 +74,7 @@ pub(super) fn accept_loop(
             continue;
         };
         let id = server.next_id.fetch_add(1, Ordering::Relaxed);
+        let stream = Arc::new(stream);
         let Some(entry) = server.registry.add(id, &stream) else {
             return;
         };

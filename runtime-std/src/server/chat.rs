@@ -113,7 +113,7 @@ fn finish(stream: &TcpStream, shared: &Shared) {
 }
 
 fn spawn_reader(conn: &Conn, shared: &Arc<Shared>) -> io::Result<thread::JoinHandle<()>> {
-    let stream = conn.stream.try_clone()?;
+    let stream = Arc::clone(&conn.stream);
     let server = Arc::clone(&conn.server);
     let shared = Arc::clone(shared);
     thread::Builder::new()
@@ -127,7 +127,8 @@ fn spawn_reader(conn: &Conn, shared: &Arc<Shared>) -> io::Result<thread::JoinHan
 }
 
 /// Feeds the machine whatever arrives, until the stream ends or fails.
-fn read_loop(mut stream: TcpStream, server: &State, shared: &Shared) {
+fn read_loop(owned: Arc<TcpStream>, server: &State, shared: &Shared) {
+    let mut stream: &TcpStream = &owned;
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let n = match stream.read(&mut buf) {
@@ -248,7 +249,7 @@ impl Writer<'_> {
 
     /// Writes the copied bytes, acknowledging each piece to the machine.
     fn write(&mut self) -> Result<(), String> {
-        let mut stream = &self.conn.stream;
+        let mut stream: &TcpStream = &self.conn.stream;
         let mut sent = 0;
         while sent < self.out.len() {
             match stream.write(&self.out[sent..]) {

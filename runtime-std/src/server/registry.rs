@@ -10,7 +10,7 @@ use crate::hub::lock;
 
 #[derive(Default)]
 struct Inner {
-    live: HashMap<u64, TcpStream>,
+    live: HashMap<u64, Arc<TcpStream>>,
     stopping: bool,
 }
 
@@ -44,8 +44,8 @@ impl Drop for Entry {
 
 impl Registry {
     /// Registers a new connection; `None` if the server is stopping (close it at once).
-    pub(super) fn add(self: &Arc<Self>, id: u64, stream: &TcpStream) -> Option<Entry> {
-        let clone = stream.try_clone().ok()?;
+    pub(super) fn add(self: &Arc<Self>, id: u64, stream: &Arc<TcpStream>) -> Option<Entry> {
+        let clone = Arc::clone(stream);
         let mut inner = lock(&self.inner);
         if inner.stopping {
             return None;

@@ -60,7 +60,7 @@ impl Upload<'_> {
             match self.machine.poll_output() {
                 Output::Transmit(b) => {
                     let n = b.len();
-                    if let Err(e) = (&self.conn.stream).write_all(b) {
+                    if let Err(e) = (&*self.conn.stream).write_all(b) {
                         return format!("write failed: {e}");
                     }
                     let _ = self.machine.handle_sent(n);
@@ -157,7 +157,7 @@ impl Upload<'_> {
     /// machine's deadline. Once the server stops, any read is a shutdown.
     fn read(&mut self, w: Wait) -> Result<(), String> {
         let server = &self.conn.server;
-        let stream = &self.conn.stream;
+        let stream: &std::net::TcpStream = &self.conn.stream;
         let left = server.clock.until(w.deadline);
         if !w.wants_read {
             // Nothing to read and nothing to write: only a deadline can change that.
