@@ -26,6 +26,8 @@ use core::time::Duration;
 
 use unstuck_core::{Closed, Instant, Output, Stats, Wait};
 
+use crate::machine::{Core, Io};
+
 pub use driver::Driver;
 pub use machines::{FileToSend, UploadRecord, Uploader};
 pub use script::{at_once, bytewise, end_of, split, stream, whole, with_early_ticks};
@@ -161,24 +163,51 @@ pub fn polled<E, O>(
 }
 
 /// The common shape of the four core machines, plus the driver's side of their protocol.
+///
+/// The calls into the machine itself default to its [`Core`], so an impl only says where the
+/// machine is, how to own its events, and what the driver answers.
 pub trait Machine {
     /// An owned copy of the machine's event.
     type Event: Clone + fmt::Debug + PartialEq;
+    /// The core machine driven.
+    type Core: Core;
+    /// The core machine.
+    fn core(&self) -> &Self::Core;
+    /// The core machine, to drive.
+    fn core_mut(&mut self) -> &mut Self::Core;
+    /// An owned copy of one of the core machine's events.
+    fn own(event: <Self::Core as Core>::Event<'_>) -> Self::Event;
     /// `handle_input`.
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize;
+    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
+        self.core_mut().handle_input(now, data)
+    }
     /// `recv_buf` and `handle_received`, the zero-copy read path, where the machine has them;
     /// `input` otherwise.
     fn input_in_place(&mut self, now: Instant, data: &[u8]) -> usize {
         self.input(now, data)
     }
     /// `handle_eof`.
-    fn eof(&mut self, now: Instant);
+    fn eof(&mut self, now: Instant) {
+        self.core_mut().handle_eof(now);
+    }
     /// `handle_timeout`.
-    fn timeout(&mut self, now: Instant);
+    fn timeout(&mut self, now: Instant) {
+        self.core_mut().handle_timeout(now);
+    }
     /// `stats`.
-    fn stats(&self) -> Stats;
+    fn stats(&self) -> Stats {
+        self.core().stats()
+    }
     /// One `poll_output`; a transmit goes through `w` and is acknowledged.
-    fn poll(&mut self, w: &mut Writer) -> Polled<Self::Event>;
+    fn poll(&mut self, w: &mut Writer) -> Polled<Self::Event> {
+        let core = self.core_mut();
+        let (p, written) = polled(core.poll_output(), w, Self::own);
+        if let Some(n) = written {
+            core.handle_sent(n)
+                .expect("the driver acknowledges at most what was offered");
+        }
+        p
+    }
     /// The driver's answer to an event it just recorded (accept an offer, confirm storage...).
     fn react(&mut self, _event: &Self::Event, _w: &mut Writer) {}
     /// Work the driver does on its own once nothing is left to write (feed a file body).

@@ -12,7 +12,9 @@ mod upload;
 
 use std::time::Duration;
 
-use unstuck_core::{Closed, Instant, Wait};
+use unstuck_core::{Closed, Instant, Output, Wait};
+
+use crate::machine::{Core, HoldsIo};
 
 pub use chat::{ChatClientHost, ChatServerHost, Hub, Script};
 pub use link::{Link, Profile, Traffic};
@@ -72,13 +74,9 @@ impl Rng {
 }
 
 /// One side of a connection: a core machine with the driver logic a scenario gives it.
-pub trait Host {
-    /// Feeds bytes from the network; returns how many the machine took.
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize;
-    /// The peer closed its sending side.
-    fn eof(&mut self, now: Instant);
-    /// A deadline has come.
-    fn timeout(&mut self, now: Instant);
+///
+/// Input, EOF and timeouts go straight to the machine ([`HoldsIo`]).
+pub trait Host: HoldsIo {
     /// Drains the machine: writes transmits to `out` as far as it takes them and acts on
     /// events. Returns whether anything happened.
     fn poll(&mut self, now: Instant, out: &mut Link, rng: &mut Rng) -> bool;
@@ -88,6 +86,68 @@ pub trait Host {
     fn closed(&self) -> Option<&Closed>;
     /// A short account of the host's state, for failure messages.
     fn summary(&self) -> String;
+}
+
+/// Bound on `poll_output` calls in one drain, and on drains in one [`Host::poll`].
+const DRAIN_CAP: usize = 100_000;
+
+/// Where a [`drain`] stopped.
+enum Drained {
+    /// The machine waits.
+    Wait(Wait),
+    /// The machine is done.
+    Done(Closed),
+    /// [`DRAIN_CAP`] calls and neither.
+    Capped,
+}
+
+/// One drain of `conn`, the loop every host runs: each transmit is offered to `out` and what it
+/// took acknowledged, each event handed to `event`. With `hold`, transmits stay in the machine
+/// (bytes the host handed out itself go first; the frame is offered again later). Returns
+/// where it stopped and whether anything was sent or happened.
+fn drain<C: Core>(
+    conn: &mut C,
+    now: Instant,
+    out: &mut Link,
+    rng: &mut Rng,
+    hold: bool,
+    mut event: impl FnMut(C::Event<'_>),
+) -> (Drained, bool) {
+    let mut progressed = false;
+    for _ in 0..DRAIN_CAP {
+        // The output (and its event) may borrow `conn`: the acknowledgement waits until the
+        // match has let it go.
+        let sent = match conn.poll_output() {
+            Output::Transmit(_) if hold => 0,
+            Output::Transmit(b) => out.send(now, rng, b),
+            Output::Event(e) => {
+                event(e);
+                progressed = true;
+                0
+            }
+            Output::Wait(w) => return (Drained::Wait(w), progressed),
+            Output::Done(c) => return (Drained::Done(c), progressed),
+        };
+        if sent > 0 {
+            conn.handle_sent(sent).expect("ack");
+            progressed = true;
+        }
+    }
+    (Drained::Capped, progressed)
+}
+
+/// Runs `round` (a drain plus the host's own work) until one makes no progress, as every
+/// [`Host::poll`] does; returns whether any did. Panics with the host's summary if it never
+/// settles.
+fn settle<H: Host>(host: &mut H, mut round: impl FnMut(&mut H) -> bool) -> bool {
+    let mut changed = false;
+    for _ in 0..DRAIN_CAP {
+        if !round(host) {
+            return changed;
+        }
+        changed = true;
+    }
+    panic!("{}: the driver never settles", host.summary());
 }
 
 /// One connection: a client, a server and the two directions between them.

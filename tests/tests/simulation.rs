@@ -258,15 +258,19 @@ fn digest(job: &FileJob) -> unstuck_core::digest::Digest {
     h.finish()
 }
 
-/// A client for `jobs` and a server over `store`, connected now.
+/// A client for `jobs` and a server over `store`, connected now, with the network delay the
+/// form allows.
 fn connect_upload(
     sim: &mut UploadSim,
     form: UploadForm,
     jobs: Vec<FileJob>,
     store: &Rc<RefCell<Storage>>,
     traffic: Traffic,
-    delay: Duration,
 ) {
+    let delay = match form {
+        UploadForm::Classic => CLASSIC_DELAY,
+        _ => DELAY,
+    };
     // The sizes the driver feeds the client: small ones only where the files are small.
     let chunks: &[usize] = match traffic {
         Traffic::Bulk => &[4096, 65_536],
@@ -276,6 +280,20 @@ fn connect_upload(
     let client = UploadClientHost::new(sim.now, form, jobs, chunk);
     let server = UploadServerHost::new(sim.now, UploadConfig::default(), store.clone());
     sim.connect(client, server, traffic, delay);
+}
+
+/// Uploads the one `file` over a new connection to a server over `store` and runs the
+/// simulation to the end: the one-file tests differ only in the file and what they assert.
+fn upload_one(
+    sim: &mut UploadSim,
+    seed: u64,
+    file: &FileJob,
+    store: &Rc<RefCell<Storage>>,
+    form: UploadForm,
+    traffic: Traffic,
+) {
+    connect_upload(sim, form, vec![file.clone()], store, traffic);
+    sim.run_to_end(&format!("seed {seed}"));
 }
 
 /// Native: several files over one connection, one of them refused (its name is taken).
@@ -309,7 +327,6 @@ fn upload_several_files() {
             jobs.clone(),
             &store,
             Traffic::Files,
-            DELAY,
         );
         sim.run_to_end(&format!("seed {seed}"));
 
@@ -347,15 +364,14 @@ fn upload_multi_block_file() {
         let size = 3 * BLOCK as usize + sim.rng.range(1, 100_000) as usize;
         let mut file = job(&mut sim.rng, "big.bin", size);
         file.algorithm = Algorithm::Xxh3Chain;
-        connect_upload(
+        upload_one(
             &mut sim,
-            UploadForm::Native,
-            vec![file.clone()],
+            seed,
+            &file,
             &store,
+            UploadForm::Native,
             Traffic::Bulk,
-            DELAY,
         );
-        sim.run_to_end(&format!("seed {seed}"));
 
         let p = &sim.pairs[0];
         assert_eq!(
@@ -382,15 +398,14 @@ fn upload_classic() {
         let store = Storage::shared();
         let size = sim.rng.range(0, 50_000) as usize;
         let file = job(&mut sim.rng, "ignored", size);
-        connect_upload(
+        upload_one(
             &mut sim,
-            UploadForm::Classic,
-            vec![file.clone()],
+            seed,
+            &file,
             &store,
+            UploadForm::Classic,
             Traffic::Files,
-            CLASSIC_DELAY,
         );
-        sim.run_to_end(&format!("seed {seed}"));
 
         let p = &sim.pairs[0];
         assert_eq!(p.client.offsets, [0], "seed {seed}");
@@ -416,14 +431,11 @@ fn cut_and_resume(seed: u64, file: &FileJob, traffic: Traffic, cut_at: u64) -> u
     let what = |phase: &str| format!("seed {seed}: {phase}");
     let mut sim: UploadSim = Sim::new(seed);
     let store = Storage::shared();
-    connect_upload(
-        &mut sim,
-        UploadForm::Native,
-        vec![file.clone()],
-        &store,
-        traffic,
-        DELAY,
-    );
+    // Both attempts: the same file and traffic, each over a new connection.
+    let connect = |sim: &mut UploadSim| {
+        connect_upload(sim, UploadForm::Native, vec![file.clone()], &store, traffic);
+    };
+    connect(&mut sim);
     sim.pairs[0]
         .c2s
         .break_after(before_body(&file.name) + cut_at);
@@ -452,14 +464,7 @@ fn cut_and_resume(seed: u64, file: &FileJob, traffic: Traffic, cut_at: u64) -> u
         "seed {seed}: durable prefix"
     );
 
-    connect_upload(
-        &mut sim,
-        UploadForm::Native,
-        vec![file.clone()],
-        &store,
-        traffic,
-        DELAY,
-    );
+    connect(&mut sim);
     sim.run_to_end(&what("second attempt"));
     let second = &sim.pairs[1];
     assert_eq!(

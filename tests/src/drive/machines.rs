@@ -7,50 +7,28 @@ use unstuck_core::digest::{Algorithm, Digest};
 use unstuck_core::upload::{
     Complete, Offer, UploadClient, UploadClientEvent, UploadEvent, UploadForm, UploadServer,
 };
-use unstuck_core::{Instant, Misuse, Stats};
+use unstuck_core::{Instant, Misuse};
 
-use super::{Bytes, Machine, Polled, Writer, polled};
-
-/// Reports what the writer took of a transmit, if one was written.
-fn ack(written: Option<usize>, handle_sent: impl FnOnce(usize) -> Result<(), Misuse>) {
-    if let Some(n) = written {
-        handle_sent(n).expect("the driver acknowledges at most what was offered");
-    }
-}
-
-/// Copies what fits of `data` into a machine's `recv_buf`; returns how much.
-fn copy_into(buf: &mut [u8], data: &[u8]) -> usize {
-    let n = buf.len().min(data.len());
-    buf[..n].copy_from_slice(&data[..n]);
-    n
-}
+use super::{Bytes, Machine, Writer};
+use crate::machine::{Core, input_in_place};
 
 /// Room mode: the driver passes each message back as if the room had delivered it from
 /// `guest-1`, so room transcripts contain MESSAGE frames and `nick: text` lines.
 impl Machine for ChatServer {
     type Event = ServerEvent;
+    type Core = ChatServer;
 
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.handle_input(now, data)
+    fn core(&self) -> &ChatServer {
+        self
+    }
+    fn core_mut(&mut self) -> &mut ChatServer {
+        self
+    }
+    fn own(event: <ChatServer as Core>::Event<'_>) -> ServerEvent {
+        event
     }
     fn input_in_place(&mut self, now: Instant, data: &[u8]) -> usize {
-        let n = copy_into(self.recv_buf(), data);
-        self.handle_received(now, n);
-        n
-    }
-    fn eof(&mut self, now: Instant) {
-        self.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.handle_timeout(now);
-    }
-    fn stats(&self) -> Stats {
-        ChatServer::stats(self)
-    }
-    fn poll(&mut self, w: &mut Writer) -> Polled<ServerEvent> {
-        let (p, written) = polled(self.poll_output(), w, |e| e);
-        ack(written, |n| self.handle_sent(n));
-        p
+        input_in_place(self, now, data)
     }
     fn react(&mut self, event: &ServerEvent, _w: &mut Writer) {
         if let ServerEvent::Message(text) = event {
@@ -66,23 +44,16 @@ impl Machine for ChatServer {
 
 impl Machine for ChatClient {
     type Event = ClientEvent;
+    type Core = ChatClient;
 
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.handle_input(now, data)
+    fn core(&self) -> &ChatClient {
+        self
     }
-    fn eof(&mut self, now: Instant) {
-        self.handle_eof(now);
+    fn core_mut(&mut self) -> &mut ChatClient {
+        self
     }
-    fn timeout(&mut self, now: Instant) {
-        self.handle_timeout(now);
-    }
-    fn stats(&self) -> Stats {
-        ChatClient::stats(self)
-    }
-    fn poll(&mut self, w: &mut Writer) -> Polled<ClientEvent> {
-        let (p, written) = polled(self.poll_output(), w, |e| e);
-        ack(written, |n| self.handle_sent(n));
-        p
+    fn own(event: <ChatClient as Core>::Event<'_>) -> ClientEvent {
+        event
     }
 }
 
@@ -124,28 +95,19 @@ impl UploadRecord {
 /// The driver accepts every offer as a new file and confirms every completed one as stored.
 impl Machine for UploadServer {
     type Event = UploadRecord;
+    type Core = UploadServer;
 
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.handle_input(now, data)
+    fn core(&self) -> &UploadServer {
+        self
+    }
+    fn core_mut(&mut self) -> &mut UploadServer {
+        self
+    }
+    fn own(event: <UploadServer as Core>::Event<'_>) -> UploadRecord {
+        UploadRecord::of(event)
     }
     fn input_in_place(&mut self, now: Instant, data: &[u8]) -> usize {
-        let n = copy_into(self.recv_buf(), data);
-        self.handle_received(now, n);
-        n
-    }
-    fn eof(&mut self, now: Instant) {
-        self.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.handle_timeout(now);
-    }
-    fn stats(&self) -> Stats {
-        UploadServer::stats(self)
-    }
-    fn poll(&mut self, w: &mut Writer) -> Polled<UploadRecord> {
-        let (p, written) = polled(self.poll_output(), w, UploadRecord::of);
-        ack(written, |n| self.handle_sent(n));
-        p
+        input_in_place(self, now, data)
     }
     fn react(&mut self, event: &UploadRecord, _w: &mut Writer) {
         match event {
@@ -239,23 +201,16 @@ impl Uploader {
 
 impl Machine for Uploader {
     type Event = UploadClientEvent;
+    type Core = UploadClient;
 
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.client.handle_input(now, data)
+    fn core(&self) -> &UploadClient {
+        &self.client
     }
-    fn eof(&mut self, now: Instant) {
-        self.client.handle_eof(now);
+    fn core_mut(&mut self) -> &mut UploadClient {
+        &mut self.client
     }
-    fn timeout(&mut self, now: Instant) {
-        self.client.handle_timeout(now);
-    }
-    fn stats(&self) -> Stats {
-        self.client.stats()
-    }
-    fn poll(&mut self, w: &mut Writer) -> Polled<UploadClientEvent> {
-        let (p, written) = polled(self.client.poll_output(), w, |e| e);
-        ack(written, |n| self.client.handle_sent(n));
-        p
+    fn own(event: <UploadClient as Core>::Event<'_>) -> UploadClientEvent {
+        event
     }
     fn react(&mut self, event: &UploadClientEvent, w: &mut Writer) {
         match event {

@@ -10,12 +10,11 @@ use unstuck_core::chat::{
     ChatClient, ChatClientConfig, ChatConfig, ChatServer, ClientEvent, ClientForm, Delivery, Form,
     Room, RoomMessage, ServerEvent, Target,
 };
-use unstuck_core::{Closed, Instant, Output, Wait};
+use unstuck_core::{Closed, Instant, Wait};
 
-use super::{Host, Link, Rng};
+use crate::machine::holds_conn;
 
-/// Bound on `poll_output` calls in one drain.
-const DRAIN_CAP: usize = 100_000;
+use super::{Drained, Host, Link, Rng, drain, settle};
 
 /// How a client works through its messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,58 +140,28 @@ impl ChatClientHost {
 }
 
 impl Host for ChatClientHost {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn poll(&mut self, now: Instant, out: &mut Link, rng: &mut Rng) -> bool {
-        let mut changed = false;
-        for _ in 0..DRAIN_CAP {
-            let mut progressed = false;
-            for _ in 0..DRAIN_CAP {
-                match self.conn.poll_output() {
-                    Output::Transmit(b) => {
-                        let n = out.send(now, rng, b);
-                        if n > 0 {
-                            self.conn.handle_sent(n).expect("ack");
-                            progressed = true;
-                        }
-                    }
-                    Output::Event(e) => {
-                        match &e {
-                            ClientEvent::Ready { .. } => self.ready = true,
-                            ClientEvent::Welcome(_) if self.form == ClientForm::Classic => {
-                                self.ready = true;
-                            }
-                            ClientEvent::Reply(_) => self.replies += 1,
-                            _ => {}
-                        }
-                        self.events.push(e);
-                        progressed = true;
-                    }
-                    Output::Wait(w) => {
-                        self.wait = Some(w);
-                        break;
-                    }
-                    Output::Done(c) => {
-                        self.closed = Some(c);
-                        self.wait = None;
-                        break;
-                    }
+        settle(self, |h| {
+            let (end, mut progressed) = drain(&mut h.conn, now, out, rng, false, |e| {
+                match &e {
+                    ClientEvent::Ready { .. } => h.ready = true,
+                    ClientEvent::Welcome(_) if h.form == ClientForm::Classic => h.ready = true,
+                    ClientEvent::Reply(_) => h.replies += 1,
+                    _ => {}
                 }
+                h.events.push(e);
+            });
+            match end {
+                Drained::Wait(w) => h.wait = Some(w),
+                Drained::Done(c) => {
+                    h.closed = Some(c);
+                    h.wait = None;
+                }
+                Drained::Capped => {}
             }
-            progressed |= self.script_step();
-            changed |= progressed;
-            if !progressed {
-                return changed;
-            }
-        }
-        panic!("{}: the driver never settles", self.summary());
+            progressed |= h.script_step();
+            progressed
+        })
     }
     fn wait(&self) -> Option<Wait> {
         self.wait.filter(|_| self.closed.is_none())
@@ -274,79 +243,58 @@ impl ChatServerHost {
             closed: None,
         }
     }
+}
 
-    fn with_room(&mut self, f: impl FnOnce(&mut Room<u32>, u32) -> Vec<Delivery<u32>>) {
-        if let Some(hub) = &self.hub {
-            let mut hub = hub.borrow_mut();
-            let deliveries = f(&mut hub.room, self.id);
-            hub.dispatch(deliveries);
-        }
+/// Room mode: lets member `id` act in the room of `hub` and dispatches what that delivers.
+fn with_room(
+    hub: Option<&Rc<RefCell<Hub>>>,
+    id: u32,
+    f: impl FnOnce(&mut Room<u32>, u32) -> Vec<Delivery<u32>>,
+) {
+    if let Some(hub) = hub {
+        let mut hub = hub.borrow_mut();
+        let deliveries = f(&mut hub.room, id);
+        hub.dispatch(deliveries);
     }
 }
 
 impl Host for ChatServerHost {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn poll(&mut self, now: Instant, out: &mut Link, rng: &mut Rng) -> bool {
-        let mut changed = false;
-        for _ in 0..DRAIN_CAP {
+        settle(self, |h| {
             let mut progressed = false;
-            let mail = match &self.hub {
-                Some(hub) if self.closed.is_none() => hub.borrow_mut().mail.remove(&self.id),
+            let mail = match &h.hub {
+                Some(hub) if h.closed.is_none() => hub.borrow_mut().mail.remove(&h.id),
                 _ => None,
             };
             for m in mail.into_iter().flatten() {
-                self.conn
+                h.conn
                     .send(&m.as_server_message())
                     .expect("send to a member");
                 progressed = true;
             }
-            for _ in 0..DRAIN_CAP {
-                match self.conn.poll_output() {
-                    Output::Transmit(b) => {
-                        let n = out.send(now, rng, b);
-                        if n > 0 {
-                            self.conn.handle_sent(n).expect("ack");
-                            progressed = true;
-                        }
-                    }
-                    Output::Event(ServerEvent::Detected(form)) => {
-                        self.detected = Some(form);
-                        self.with_room(|room, id| room.join(id));
-                        progressed = true;
-                    }
-                    Output::Event(ServerEvent::Message(t)) => {
-                        self.with_room(|room, id| room.say(id, &t));
-                        self.messages.push(t);
-                        progressed = true;
-                    }
-                    Output::Event(other) => panic!("unknown server event {other:?}"),
-                    Output::Wait(w) => {
-                        self.wait = Some(w);
-                        break;
-                    }
-                    Output::Done(c) => {
-                        if self.closed.is_none() {
-                            self.with_room(|room, id| room.leave(id));
-                        }
-                        self.closed = Some(c);
-                        break;
-                    }
+            let (end, drained) = drain(&mut h.conn, now, out, rng, false, |e| match e {
+                ServerEvent::Detected(form) => {
+                    h.detected = Some(form);
+                    with_room(h.hub.as_ref(), h.id, |room, id| room.join(id));
                 }
+                ServerEvent::Message(t) => {
+                    with_room(h.hub.as_ref(), h.id, |room, id| room.say(id, &t));
+                    h.messages.push(t);
+                }
+                other => panic!("unknown server event {other:?}"),
+            });
+            match end {
+                Drained::Wait(w) => h.wait = Some(w),
+                Drained::Done(c) => {
+                    if h.closed.is_none() {
+                        with_room(h.hub.as_ref(), h.id, |room, id| room.leave(id));
+                    }
+                    h.closed = Some(c);
+                }
+                Drained::Capped => {}
             }
-            changed |= progressed;
-            if !progressed {
-                return changed;
-            }
-        }
-        panic!("{}: the driver never settles", self.summary());
+            progressed | drained
+        })
     }
     fn wait(&self) -> Option<Wait> {
         self.wait.filter(|_| self.closed.is_none())
@@ -365,3 +313,5 @@ impl Host for ChatServerHost {
         )
     }
 }
+
+holds_conn!(ChatClientHost, ChatServerHost);

@@ -11,10 +11,9 @@ use unstuck_core::upload::{
 };
 use unstuck_core::{Closed, ErrorCode, Instant, Output, Wait};
 
-use super::{Host, Link, Rng};
+use crate::machine::holds_conn;
 
-/// Bound on `poll_output` calls in one drain.
-const DRAIN_CAP: usize = 100_000;
+use super::{DRAIN_CAP, Drained, Host, Link, Rng, drain, settle};
 
 /// A file to upload.
 #[derive(Clone, Debug)]
@@ -159,63 +158,33 @@ impl UploadClientHost {
 }
 
 impl Host for UploadClientHost {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn poll(&mut self, now: Instant, out: &mut Link, rng: &mut Rng) -> bool {
-        let mut changed = false;
-        for _ in 0..DRAIN_CAP {
+        settle(self, |h| {
             let mut progressed = false;
-            if !self.pending_body.is_empty() {
-                let n = out.send(now, rng, &self.pending_body);
-                self.pending_body.drain(..n);
-                self.body_sent += n as u64;
+            if !h.pending_body.is_empty() {
+                let n = out.send(now, rng, &h.pending_body);
+                h.pending_body.drain(..n);
+                h.body_sent += n as u64;
                 progressed |= n > 0;
             }
             let mut events = Vec::new();
-            for _ in 0..DRAIN_CAP {
-                if self.machine_done.is_some() {
-                    break;
-                }
-                match self.conn.poll_output() {
-                    // Body bytes already handed out go first; the frame is offered again later.
-                    Output::Transmit(_) if !self.pending_body.is_empty() => {}
-                    Output::Transmit(b) => {
-                        let n = out.send(now, rng, b);
-                        if n > 0 {
-                            self.conn.handle_sent(n).expect("ack");
-                            progressed = true;
-                        }
-                    }
-                    Output::Event(e) => events.push(e),
-                    Output::Wait(w) => {
-                        self.wait = Some(w);
-                        break;
-                    }
-                    Output::Done(c) => {
-                        self.machine_done = Some(c);
-                        break;
-                    }
+            if h.machine_done.is_none() {
+                let hold = !h.pending_body.is_empty();
+                let (end, drained) = drain(&mut h.conn, now, out, rng, hold, |e| events.push(e));
+                progressed |= drained;
+                match end {
+                    Drained::Wait(w) => h.wait = Some(w),
+                    Drained::Done(c) => h.machine_done = Some(c),
+                    Drained::Capped => {}
                 }
             }
-            progressed |= !events.is_empty();
             for e in events {
-                self.on_event(e);
+                h.on_event(e);
             }
-            progressed |= self.feed(rng);
-            progressed |= self.next_offer();
-            changed |= progressed;
-            if !progressed {
-                return changed;
-            }
-        }
-        panic!("{}: the driver never settles", self.summary());
+            progressed |= h.feed(rng);
+            progressed |= h.next_offer();
+            progressed
+        })
     }
     fn wait(&self) -> Option<Wait> {
         if self.closed().is_some() {
@@ -392,15 +361,6 @@ impl UploadServerHost {
 }
 
 impl Host for UploadServerHost {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn poll(&mut self, now: Instant, out: &mut Link, rng: &mut Rng) -> bool {
         let mut changed = false;
         for _ in 0..DRAIN_CAP {
@@ -477,3 +437,5 @@ impl Host for UploadServerHost {
         )
     }
 }
+
+holds_conn!(UploadClientHost, UploadServerHost);

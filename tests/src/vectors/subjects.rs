@@ -13,14 +13,15 @@ use unstuck_core::upload::{
 };
 use unstuck_core::{ErrorCode, Instant, Output};
 
+use crate::machine::{Core, HoldsIo, holds_conn};
+
 use super::run::{Polled, Record, STEP_CAP};
 use super::{Action, Arg, Machine, Value, Vector};
 
 /// A machine as the runner sees it.
-pub(crate) trait Subject {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize;
-    fn eof(&mut self, now: Instant);
-    fn timeout(&mut self, now: Instant);
+///
+/// Input, EOF and timeouts go straight to the machine ([`HoldsIo`]).
+pub(crate) trait Subject: HoldsIo {
     /// A driver action other than input, time and EOF.
     fn act(&mut self, now: Instant, action: &Action, rec: &mut Record) -> Result<(), String>;
     /// Drains `poll_output`, acknowledging every transmit in full.
@@ -77,6 +78,35 @@ fn unsupported(action: &Action) -> String {
 
 fn code(n: u16) -> Result<ErrorCode, String> {
     ErrorCode::from_u16(n).ok_or(format!("unknown code {n}"))
+}
+
+/// Drains `conn`'s `poll_output` until it waits, as [`Subject::poll`] does: every transmit
+/// recorded and acknowledged in full, every event recorded under the name and arguments `event`
+/// gives it. The subjects differ only in their events.
+fn drain<C: Core>(
+    conn: &mut C,
+    rec: &mut Record,
+    mut event: impl FnMut(C::Event<'_>) -> Result<(&'static str, Vec<Arg>), String>,
+) -> Result<Polled, String> {
+    for _ in 0..STEP_CAP {
+        // The output (and its event) may borrow `conn`: the acknowledgement waits until the
+        // match has let it go.
+        let sent = match conn.poll_output() {
+            Output::Transmit(b) => {
+                rec.out.extend_from_slice(b);
+                b.len()
+            }
+            Output::Event(e) => {
+                let (name, args) = event(e)?;
+                rec.event(name, args);
+                continue;
+            }
+            Output::Wait(w) => return Ok(Polled::Wait(w.deadline)),
+            Output::Done(c) => return Ok(Polled::Done(c.code.to_u16())),
+        };
+        conn.handle_sent(sent).map_err(|e| e.to_string())?;
+    }
+    Err("poll_output never waits".into())
 }
 
 /// The connection's id in its room; phantom members use other ids.
@@ -136,15 +166,6 @@ impl ChatServerSubject {
 }
 
 impl Subject for ChatServerSubject {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn act(&mut self, _now: Instant, action: &Action, _rec: &mut Record) -> Result<(), String> {
         let deliveries = match action {
             Action::Shutdown => {
@@ -218,15 +239,6 @@ impl ChatClientSubject {
 }
 
 impl Subject for ChatClientSubject {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn act(&mut self, _now: Instant, action: &Action, _rec: &mut Record) -> Result<(), String> {
         match action {
             Action::Say(t) => self.conn.say(t),
@@ -236,32 +248,17 @@ impl Subject for ChatClientSubject {
         .map_err(|e| refused(action, e))
     }
     fn poll(&mut self, rec: &mut Record) -> Result<Polled, String> {
-        for _ in 0..STEP_CAP {
-            match self.conn.poll_output() {
-                Output::Transmit(b) => {
-                    rec.out.extend_from_slice(b);
-                    let n = b.len();
-                    self.conn.handle_sent(n).map_err(|e| e.to_string())?;
-                }
-                Output::Event(e) => {
-                    let (name, args) = match e {
-                        ClientEvent::Welcome(t) => ("welcome", vec![text(&t)]),
-                        ClientEvent::Ready { max_message } => ("ready", vec![num(max_message)]),
-                        ClientEvent::Reply(t) => ("reply", vec![text(&t)]),
-                        ClientEvent::Message { from, text: t } => {
-                            ("message", vec![text(&from), text(&t)])
-                        }
-                        ClientEvent::Notice(t) => ("notice", vec![text(&t)]),
-                        ClientEvent::Error(p) => ("error", vec![num(p.number), text(&p.text)]),
-                        other => return Err(format!("unknown event {other:?}")),
-                    };
-                    rec.event(name, args);
-                }
-                Output::Wait(w) => return Ok(Polled::Wait(w.deadline)),
-                Output::Done(c) => return Ok(Polled::Done(c.code.to_u16())),
-            }
-        }
-        Err("poll_output never waits".into())
+        drain(&mut self.conn, rec, |e| {
+            Ok(match e {
+                ClientEvent::Welcome(t) => ("welcome", vec![text(&t)]),
+                ClientEvent::Ready { max_message } => ("ready", vec![num(max_message)]),
+                ClientEvent::Reply(t) => ("reply", vec![text(&t)]),
+                ClientEvent::Message { from, text: t } => ("message", vec![text(&from), text(&t)]),
+                ClientEvent::Notice(t) => ("notice", vec![text(&t)]),
+                ClientEvent::Error(p) => ("error", vec![num(p.number), text(&p.text)]),
+                other => return Err(format!("unknown event {other:?}")),
+            })
+        })
     }
 }
 
@@ -312,15 +309,6 @@ fn checkpoint_after(alg: Algorithm, prefix: &[u8]) -> Checkpoint {
 }
 
 impl Subject for UploadServerSubject {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn act(&mut self, _now: Instant, action: &Action, _rec: &mut Record) -> Result<(), String> {
         match action {
             Action::Accept => self.conn.accept(None),
@@ -349,50 +337,37 @@ impl Subject for UploadServerSubject {
         .map_err(|e| refused(action, e))
     }
     fn poll(&mut self, rec: &mut Record) -> Result<Polled, String> {
-        for _ in 0..STEP_CAP {
-            match self.conn.poll_output() {
-                Output::Transmit(b) => {
-                    rec.out.extend_from_slice(b);
-                    let n = b.len();
-                    self.conn.handle_sent(n).map_err(|e| e.to_string())?;
+        drain(&mut self.conn, rec, |e| {
+            Ok(match e {
+                UploadEvent::Detected(f) => ("detected", vec![Arg::Word(f.name().into())]),
+                UploadEvent::Offer(o) => {
+                    self.algorithm = o.algorithm;
+                    let name = o.name.as_deref().map_or(Arg::Word("-".into()), text);
+                    let alg = o.algorithm.map_or("-", |a| a.name());
+                    ("offer", vec![name, num(o.size), Arg::Word(alg.into())])
                 }
-                Output::Event(e) => {
-                    let (name, args) = match e {
-                        UploadEvent::Detected(f) => ("detected", vec![Arg::Word(f.name().into())]),
-                        UploadEvent::Offer(o) => {
-                            self.algorithm = o.algorithm;
-                            let name = o.name.as_deref().map_or(Arg::Word("-".into()), text);
-                            let alg = o.algorithm.map_or("-", |a| a.name());
-                            ("offer", vec![name, num(o.size), Arg::Word(alg.into())])
-                        }
-                        UploadEvent::Body(b) => ("body", vec![Arg::Text(b.to_vec())]),
-                        UploadEvent::Complete(c) => match c.digest {
-                            Some(d) => (
-                                "complete",
-                                vec![
-                                    Arg::Word(d.algorithm().name().into()),
-                                    Arg::Text(d.as_bytes().to_vec()),
-                                ],
-                            ),
-                            None => ("complete", vec![]),
-                        },
-                        UploadEvent::Mismatch { expected, actual } => (
-                            "mismatch",
-                            vec![
-                                Arg::Word(actual.algorithm().name().into()),
-                                Arg::Text(expected.as_bytes().to_vec()),
-                                Arg::Text(actual.as_bytes().to_vec()),
-                            ],
-                        ),
-                        other => return Err(format!("unknown event {other:?}")),
-                    };
-                    rec.event(name, args);
-                }
-                Output::Wait(w) => return Ok(Polled::Wait(w.deadline)),
-                Output::Done(c) => return Ok(Polled::Done(c.code.to_u16())),
-            }
-        }
-        Err("poll_output never waits".into())
+                UploadEvent::Body(b) => ("body", vec![Arg::Text(b.to_vec())]),
+                UploadEvent::Complete(c) => match c.digest {
+                    Some(d) => (
+                        "complete",
+                        vec![
+                            Arg::Word(d.algorithm().name().into()),
+                            Arg::Text(d.as_bytes().to_vec()),
+                        ],
+                    ),
+                    None => ("complete", vec![]),
+                },
+                UploadEvent::Mismatch { expected, actual } => (
+                    "mismatch",
+                    vec![
+                        Arg::Word(actual.algorithm().name().into()),
+                        Arg::Text(expected.as_bytes().to_vec()),
+                        Arg::Text(actual.as_bytes().to_vec()),
+                    ],
+                ),
+                other => return Err(format!("unknown event {other:?}")),
+            })
+        })
     }
 }
 
@@ -417,15 +392,6 @@ impl UploadClientSubject {
 }
 
 impl Subject for UploadClientSubject {
-    fn input(&mut self, now: Instant, data: &[u8]) -> usize {
-        self.conn.handle_input(now, data)
-    }
-    fn eof(&mut self, now: Instant) {
-        self.conn.handle_eof(now);
-    }
-    fn timeout(&mut self, now: Instant) {
-        self.conn.handle_timeout(now);
-    }
     fn act(&mut self, _now: Instant, action: &Action, rec: &mut Record) -> Result<(), String> {
         match action {
             Action::Offer(name, size, alg) => {
@@ -441,47 +407,34 @@ impl Subject for UploadClientSubject {
         .map_err(|e| refused(action, e))
     }
     fn poll(&mut self, rec: &mut Record) -> Result<Polled, String> {
-        for _ in 0..STEP_CAP {
-            match self.conn.poll_output() {
-                Output::Transmit(b) => {
-                    rec.out.extend_from_slice(b);
-                    let n = b.len();
-                    self.conn.handle_sent(n).map_err(|e| e.to_string())?;
-                }
-                Output::Event(e) => {
-                    let digest =
-                        |d: &unstuck_core::digest::Digest| Arg::Text(d.as_bytes().to_vec());
-                    let (name, args) = match e {
-                        UploadClientEvent::Ready { max_file_size } => {
-                            ("ready", vec![num(max_file_size)])
-                        }
-                        UploadClientEvent::Accepted { offset } => ("accepted", vec![num(offset)]),
-                        UploadClientEvent::Rejected(p) => {
-                            ("rejected", vec![num(p.number), text(&p.text)])
-                        }
-                        UploadClientEvent::Verified(d) => (
-                            "verified",
-                            vec![Arg::Word(d.algorithm().name().into()), digest(&d)],
-                        ),
-                        UploadClientEvent::Mismatch { local, remote } => (
-                            "mismatch",
-                            vec![
-                                Arg::Word(local.algorithm().name().into()),
-                                digest(&local),
-                                digest(&remote),
-                            ],
-                        ),
-                        UploadClientEvent::Error(p) => {
-                            ("error", vec![num(p.number), text(&p.text)])
-                        }
-                        other => return Err(format!("unknown event {other:?}")),
-                    };
-                    rec.event(name, args);
-                }
-                Output::Wait(w) => return Ok(Polled::Wait(w.deadline)),
-                Output::Done(c) => return Ok(Polled::Done(c.code.to_u16())),
-            }
-        }
-        Err("poll_output never waits".into())
+        drain(&mut self.conn, rec, |e| {
+            let digest = |d: &unstuck_core::digest::Digest| Arg::Text(d.as_bytes().to_vec());
+            Ok(match e {
+                UploadClientEvent::Ready { max_file_size } => ("ready", vec![num(max_file_size)]),
+                UploadClientEvent::Accepted { offset } => ("accepted", vec![num(offset)]),
+                UploadClientEvent::Rejected(p) => ("rejected", vec![num(p.number), text(&p.text)]),
+                UploadClientEvent::Verified(d) => (
+                    "verified",
+                    vec![Arg::Word(d.algorithm().name().into()), digest(&d)],
+                ),
+                UploadClientEvent::Mismatch { local, remote } => (
+                    "mismatch",
+                    vec![
+                        Arg::Word(local.algorithm().name().into()),
+                        digest(&local),
+                        digest(&remote),
+                    ],
+                ),
+                UploadClientEvent::Error(p) => ("error", vec![num(p.number), text(&p.text)]),
+                other => return Err(format!("unknown event {other:?}")),
+            })
+        })
     }
 }
+
+holds_conn!(
+    ChatServerSubject,
+    ChatClientSubject,
+    UploadServerSubject,
+    UploadClientSubject
+);
